@@ -1,0 +1,1 @@
+//! RBD format-2 images over RADOS.
