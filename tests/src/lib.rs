@@ -1,2 +1,86 @@
-//! Interoperability tests against a real Ceph cluster live in `tests/`; this library holds
-//! what they share.
+//! What the interoperability tests share: finding the real cluster they run against, and
+//! running Ceph's own tools (`ceph`, `rados`, `rbd`) on it as the reference.
+//!
+//! The cluster is found through `CEPH_CONF`, the variable Ceph's own tools read. Without it
+//! every interop test fails, saying how to get a cluster: `scripts/ceph-cluster start` (or
+//! `scripts/test`, which starts one, runs every test and stops it).
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+/// Why the interop tests cannot run without a cluster, and what to do.
+pub const NO_CLUSTER_HELP: &str = "CEPH_CONF is not set: the interop tests need a real Ceph \
+     cluster. Start one with `scripts/ceph-cluster start` and export the CEPH_CONF line it \
+     prints, or run `scripts/test`, which starts a cluster, runs every test and stops it.";
+
+/// The cluster's configuration file, from `CEPH_CONF`. Panics with [`NO_CLUSTER_HELP`] if unset
+/// or missing, so that a test run without a cluster fails loudly instead of passing vacuously.
+pub fn ceph_conf() -> PathBuf {
+    let conf = std::env::var_os("CEPH_CONF").map(PathBuf::from);
+    match conf {
+        Some(path) if path.is_file() => path,
+        Some(path) => panic!(
+            "CEPH_CONF={} does not exist. {NO_CLUSTER_HELP}",
+            path.display()
+        ),
+        None => panic!("{NO_CLUSTER_HELP}"),
+    }
+}
+
+/// Runs one of Ceph's command-line tools against the cluster (with `-c CEPH_CONF`), bounded
+/// in time, and returns its output. Panics if it cannot be started or does not succeed.
+pub fn ceph_tool(tool: &str, args: &[&str]) -> Output {
+    let conf = ceph_conf();
+    let timeout = Duration::from_secs(120);
+    let output = Command::new("timeout")
+        .arg(timeout.as_secs().to_string())
+        .arg(tool)
+        .arg("-c")
+        .arg(&conf)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {tool}: {e} (are Ceph's packages installed?)"));
+    assert!(
+        output.status.success(),
+        "{tool} {} failed ({}): {}",
+        args.join(" "),
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+/// Runs `ceph ARGS -f json` and parses its output.
+pub fn ceph_json(args: &[&str]) -> serde_json::Value {
+    let mut all: Vec<&str> = args.to_vec();
+    all.extend(["-f", "json"]);
+    let out = ceph_tool("ceph", &all);
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "ceph {} printed no JSON ({e}): {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+/// A value from the cluster's ceph.conf `[global]` section (`key = value`), if present.
+pub fn conf_value(key: &str) -> Option<String> {
+    let text = std::fs::read_to_string(ceph_conf()).ok()?;
+    let normalise = |k: &str| k.trim().replace([' ', '-'], "_");
+    let mut in_global = false;
+    for line in text.lines() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            in_global = line == "[global]";
+        } else if in_global {
+            if let Some((k, v)) = line.split_once('=') {
+                if normalise(k) == normalise(key) {
+                    return Some(v.trim().to_string());
+                }
+            }
+        }
+    }
+    None
+}

@@ -245,6 +245,61 @@ pub const CRUSH: u64 = CRUSH_TUNABLES
     | CRUSH_V4
     | CRUSH_MSR;
 
+/// The newest Ceph release whose server feature a peer advertises.
+///
+/// Careful: Pacific still advertises bit 31 (its deprecated `MON_SINGLE_PAXOS`), which with
+/// the incarnation markers every modern peer sets reads as `SERVER_REEF`. A peer is therefore
+/// only taken for Reef or newer if it also has `SERVER_QUINCY`, which Pacific lacks.
+pub fn release(features: u64) -> Release {
+    let quincy = has(features, SERVER_QUINCY);
+    if quincy && has(features, SERVER_TENTACLE) {
+        Release::Tentacle
+    } else if quincy && has(features, SERVER_SQUID) {
+        Release::Squid
+    } else if quincy && has(features, SERVER_REEF) {
+        Release::Reef
+    } else if quincy {
+        Release::Quincy
+    } else if has(features, SERVER_PACIFIC) {
+        Release::Pacific
+    } else if has(features, SERVER_OCTOPUS) {
+        Release::Octopus
+    } else if has(features, SERVER_NAUTILUS) {
+        Release::Nautilus
+    } else if has(features, SERVER_MIMIC) {
+        Release::Mimic
+    } else if has(features, SERVER_LUMINOUS) {
+        Release::Luminous
+    } else {
+        Release::PreLuminous
+    }
+}
+
+/// Ceph releases, as told apart by their feature bits ([`release`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Release {
+    /// Older than Luminous (12).
+    PreLuminous,
+    /// 12.
+    Luminous,
+    /// 13.
+    Mimic,
+    /// 14.
+    Nautilus,
+    /// 15.
+    Octopus,
+    /// 16.
+    Pacific,
+    /// 17.
+    Quincy,
+    /// 18.
+    Reef,
+    /// 19.
+    Squid,
+    /// 20.
+    Tentacle,
+}
+
 /// Names of the features in `features` (for logs and error messages).
 pub fn names(features: u64) -> Vec<&'static str> {
     NAMED
@@ -265,5 +320,30 @@ mod tests {
         assert!(has(SERVER_NAUTILUS, SERVER_NAUTILUS));
         assert!(has(ALL, SERVER_TENTACLE | SERVER_PACIFIC | MSG_ADDR2));
         assert_eq!(ALL & RESERVED, 0);
+    }
+
+    /// What a Pacific 16.2.15 cluster advertises, read with `ceph features` on the project's
+    /// test cluster.
+    const PACIFIC_16_2_15: u64 = 0x3f01_cfbd_fffd_ffff;
+
+    #[test]
+    fn tells_pacific_from_reef_despite_bit_31() {
+        assert!(has(
+            PACIFIC_16_2_15,
+            SERVER_PACIFIC | MSG_ADDR2 | NEW_OSDOP_ENCODING
+        ));
+        // the trap: the Reef mask is all set in Pacific's features
+        assert!(has(PACIFIC_16_2_15, SERVER_REEF));
+        assert!(!has(PACIFIC_16_2_15, SERVER_QUINCY));
+        assert_eq!(release(PACIFIC_16_2_15), Release::Pacific);
+        assert_eq!(release(ALL), Release::Tentacle);
+        assert_eq!(release(ALL & !(1 << 50) & !(1 << 49)), Release::Reef);
+    }
+
+    #[test]
+    fn all_is_a_superset_of_pacific() {
+        // every bit Pacific advertises (its deprecated bit 31 and its RANGE_BLOCKLIST
+        // backport included) is one we know
+        assert_eq!(PACIFIC_16_2_15 & !ALL, 0);
     }
 }

@@ -24,6 +24,8 @@
 pub mod codec;
 mod error;
 pub mod features;
+#[doc(hidden)]
+pub mod fuzzing;
 mod reader;
 #[cfg(feature = "testing")]
 pub mod testing;

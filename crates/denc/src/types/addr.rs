@@ -378,10 +378,11 @@ impl Encode for EntityAddrVec {
 }
 
 impl fmt::Display for EntityAddrVec {
-    /// `[v2:127.0.0.1:3300/0,v1:127.0.0.1:6789/0]`; a single address prints bare.
+    /// `[v2:127.0.0.1:3300/0,v1:127.0.0.1:6789/0]`; a single address prints bare, none prints
+    /// nothing (as Ceph prints them).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.0.as_slice() {
-            [] => f.write_str("-"),
+            [] => Ok(()),
             [one] => write!(f, "{one}"),
             many => {
                 f.write_str("[")?;
