@@ -322,9 +322,19 @@ mod tests {
         assert_eq!(ALL & RESERVED, 0);
     }
 
-    /// What a Pacific 16.2.15 cluster advertises, read with `ceph features` on the project's
-    /// test cluster.
+    /// What each release advertises, read with `ceph features` on the project's test
+    /// clusters (Pacific 16.2.15, Reef 18.2.7, Tentacle 20.2.4).
     const PACIFIC_16_2_15: u64 = 0x3f01_cfbd_fffd_ffff;
+    const REEF_18_2_7: u64 = 0x3f01_cfbf_fffd_ffff;
+    const TENTACLE_20_2_4: u64 = 0x3f07_ffff_fffd_ffff;
+
+    #[test]
+    fn releases_are_recognised() {
+        assert_eq!(release(REEF_18_2_7), Release::Reef);
+        assert_eq!(release(TENTACLE_20_2_4), Release::Tentacle);
+        // Tentacle advertises exactly CEPH_FEATURES_ALL
+        assert_eq!(ALL, TENTACLE_20_2_4);
+    }
 
     #[test]
     fn tells_pacific_from_reef_despite_bit_31() {
