@@ -1,0 +1,185 @@
+//! Session setup answers: WAIT, missing features, reconnect/retry/reset, compression.
+
+use super::*;
+
+#[test]
+fn wait_closes_with_wait() {
+    let mut p = up_to_ident(config(true));
+    assert!(matches!(p.server.recv(), ControlFrame::ClientIdent(_)));
+    p.server.send(ControlFrame::Wait);
+    p.pump();
+    assert!(matches!(p.closed_reason(), CloseReason::Wait));
+}
+
+#[test]
+fn ident_missing_features_closes() {
+    let mut p = up_to_ident(config(true));
+    p.server.recv();
+    p.server.send(ControlFrame::IdentMissingFeatures(1 << 61));
+    p.pump();
+    assert!(matches!(
+        p.closed_reason(),
+        CloseReason::Error(Error::IdentMissingFeatures(f)) if f == 1 << 61
+    ));
+}
+
+#[test]
+fn server_ident_from_the_wrong_address_closes() {
+    let mut p = up_to_ident(config(true));
+    p.server.recv();
+    p.server.send(ControlFrame::ServerIdent(ServerIdent {
+        addrs: EntityAddrVec(vec![client_seen_addr()]),
+        global_id: 0,
+        global_seq: 1,
+        supported_features: denc::features::ALL,
+        required_features: 0,
+        flags: IDENT_FLAG_LOSSY,
+        cookie: 0,
+    }));
+    p.pump();
+    assert!(matches!(
+        p.closed_reason(),
+        CloseReason::Error(Error::PeerAddrMismatch { .. })
+    ));
+}
+
+#[test]
+fn retry_when_not_reconnecting_is_a_protocol_error() {
+    let mut p = up_to_ident(config(true));
+    p.server.recv();
+    p.server.send(ControlFrame::SessionRetry(3));
+    p.pump();
+    assert!(matches!(
+        p.closed_reason(),
+        CloseReason::Error(Error::UnexpectedFrame {
+            tag: Tag::SESSION_RETRY,
+            ..
+        })
+    ));
+}
+
+#[test]
+fn reconnect_with_retry_retry_global_and_ok() {
+    let mut cfg = config(true);
+    cfg.lossy = false;
+    cfg.global_seq = 10;
+    cfg.resume = Some(ResumeSession {
+        server_cookie: 0xc00c1e,
+        connect_seq: 1,
+        in_seq: 5,
+        out_seq: 9,
+    });
+    let mut p = up_to_ident(cfg);
+    let first = match p.server.recv() {
+        ControlFrame::SessionReconnect(r) => r,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        (
+            first.client_cookie,
+            first.server_cookie,
+            first.global_seq,
+            first.connect_seq,
+            first.msg_seq
+        ),
+        (0x5eed, 0xc00c1e, 10, 1, 5)
+    );
+    p.server.send(ControlFrame::SessionRetry(4));
+    p.pump();
+    match p.server.recv() {
+        ControlFrame::SessionReconnect(r) => assert_eq!(r.connect_seq, 5),
+        other => panic!("{other:?}"),
+    }
+    p.server.send(ControlFrame::SessionRetryGlobal(40));
+    p.pump();
+    match p.server.recv() {
+        ControlFrame::SessionReconnect(r) => assert_eq!((r.global_seq, r.connect_seq), (41, 5)),
+        other => panic!("{other:?}"),
+    }
+    p.server.send(ControlFrame::SessionReconnectOk(8));
+    p.pump();
+    match p.events().as_slice() {
+        [Event::Connected(info)] => {
+            assert_eq!(info.resumed_at, Some(8));
+            assert!(!info.lossy);
+        }
+        other => panic!("{other:?}"),
+    }
+    // the sequence continues, and the lossless session acks what it receives
+    p.client
+        .send_message(Message::new(1, 1, 1, Bytes::new()))
+        .unwrap();
+    p.server.out_seq = 5;
+    p.server
+        .send_message(Message::new(2, 1, 1, Bytes::from_static(b"x")), 10);
+    p.pump();
+    assert_eq!(p.server.recv_message().header.seq, 10);
+    assert_eq!(p.server.recv(), ControlFrame::Ack(6));
+}
+
+#[test]
+fn session_reset_falls_back_to_client_ident() {
+    let mut cfg = config(true);
+    cfg.lossy = false;
+    cfg.resume = Some(ResumeSession {
+        server_cookie: 0xc00c1e,
+        connect_seq: 1,
+        in_seq: 5,
+        out_seq: 9,
+    });
+    let mut p = up_to_ident(cfg);
+    assert!(matches!(p.server.recv(), ControlFrame::SessionReconnect(_)));
+    p.server.send(ControlFrame::SessionReset(true));
+    p.pump();
+    assert!(matches!(p.server.recv(), ControlFrame::ClientIdent(_)));
+    p.server.server_ident(false);
+    p.pump();
+    match p.events().as_slice() {
+        [Event::Connected(info)] => {
+            assert_eq!(info.server_cookie, 0xc00c1e);
+            assert_eq!(info.resumed_at, None);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(p.client.seqs(), (0, 0));
+}
+
+#[test]
+fn compression_is_negotiated_off() {
+    let mut cfg = config(true);
+    cfg.negotiate_compression = true;
+    let mut p = Pair::new(cfg, cephx(&[ConMode::CRC]));
+    p.server
+        .send_banner(FEATURE_REVISION_1 | FEATURE_COMPRESSION);
+    p.server.send(ControlFrame::Hello(Hello {
+        entity_type: EntityType::MON,
+        peer_addr: client_seen_addr(),
+    }));
+    p.server.send(ControlFrame::AuthReplyMore(AuthMore {
+        payload: Bytes::from_static(b"challenge"),
+    }));
+    p.pump();
+    let b = p.server.recv_banner();
+    assert_eq!(b.supported, FEATURE_REVISION_1 | FEATURE_COMPRESSION);
+    p.server.recv();
+    p.server.recv();
+    p.server.recv();
+    p.server.finish_auth(ConMode::CRC, true);
+    p.pump();
+    p.server.check_client_signature(true);
+    assert_eq!(
+        p.server.recv(),
+        ControlFrame::CompressionRequest {
+            is_compress: false,
+            preferred_methods: vec![]
+        }
+    );
+    assert!(matches!(p.server.recv(), ControlFrame::ClientIdent(_)));
+    p.server.send(ControlFrame::CompressionDone {
+        is_compress: false,
+        method: 0,
+    });
+    p.server.server_ident(true);
+    p.pump();
+    assert!(p.client.is_ready());
+}

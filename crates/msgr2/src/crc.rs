@@ -1,0 +1,85 @@
+//! Ceph's crc32c convention.
+//!
+//! `ceph_crc32c(seed, data)` (src/include/crc32c.h) and the kernel's `crc32c()` are the raw
+//! reflected Castagnoli update: the register starts at `seed` and is returned as is, with no
+//! implicit inversion on the way in or out. The standard CRC-32C (what the `crc32c` crate's
+//! `crc32c_append(crc, data)` computes) inverts the register on entry and on exit:
+//! `std_append(c, d) = !raw(!c, d)`. Hence `raw(s, d) = !std_append(!s, d)`; the tests below
+//! prove it against a bitwise implementation and Ceph's own test vectors.
+//!
+//! msgr2 uses seed 0 for the preamble crc and seed `0xffff_ffff` (`-1`) for segment crcs.
+
+/// `ceph_crc32c(seed, data)`: the raw Castagnoli register update, no inversion.
+pub fn ceph_crc32c(seed: u32, data: &[u8]) -> u32 {
+    !crc32c::crc32c_append(!seed, data)
+}
+
+/// The crc of a frame segment as msgr2.1 puts it on the wire: `ceph_crc32c(-1, data)`.
+pub fn segment_crc(data: &[u8]) -> u32 {
+    // raw(!0, d) = !std_append(0, d) = !crc32c(d)
+    !crc32c::crc32c(data)
+}
+
+/// The preamble crc: `ceph_crc32c(0, first 28 bytes)`.
+pub fn preamble_crc(data: &[u8]) -> u32 {
+    ceph_crc32c(0, data)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An independent bit-at-a-time reflected CRC-32C register update (polynomial
+    /// 0x82F63B78), with no inversion: the definition of Ceph's `ceph_crc32c`.
+    fn bitwise_raw(mut crc: u32, data: &[u8]) -> u32 {
+        for &byte in data {
+            crc ^= u32::from(byte);
+            for _ in 0..8 {
+                crc = if crc & 1 == 1 {
+                    (crc >> 1) ^ 0x82F6_3B78
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        crc
+    }
+
+    #[test]
+    fn matches_cephs_own_test_vectors() {
+        // src/test/common/test_crc32c.cc, TEST(Crc32c, Small)
+        assert_eq!(ceph_crc32c(0, b"foo bar baz"), 4_119_623_852);
+        assert_eq!(ceph_crc32c(1234, b"foo bar baz"), 881_700_046);
+        assert_eq!(ceph_crc32c(0, b"whiz bang boom"), 2_360_230_088);
+        assert_eq!(ceph_crc32c(5678, b"whiz bang boom"), 3_743_019_208);
+        // TEST(Crc32c, PartialWord): 5 and 35 bytes of 0x01
+        assert_eq!(ceph_crc32c(0, &[1u8; 5]), 2_715_569_182);
+        assert_eq!(ceph_crc32c(0, &[1u8; 35]), 440_531_800);
+    }
+
+    #[test]
+    fn relation_to_the_standard_crc_holds_for_every_seed_and_length() {
+        let data: Vec<u8> = (0..300u32)
+            .map(|i| (i.wrapping_mul(31) ^ 0x5a).to_le_bytes()[0])
+            .collect();
+        for seed in [0u32, 1, 1234, 0xffff_ffff, 0x8000_0000, 0xdead_beef] {
+            for len in [0usize, 1, 3, 7, 8, 15, 16, 63, 64, 255, 300] {
+                let d = &data[..len];
+                assert_eq!(ceph_crc32c(seed, d), bitwise_raw(seed, d), "{seed} {len}");
+            }
+        }
+        // the standard check value of CRC-32C
+        assert_eq!(crc32c::crc32c(b"123456789"), 0xE306_9283);
+        assert_eq!(!bitwise_raw(!0, b"123456789"), 0xE306_9283);
+    }
+
+    #[test]
+    fn segment_and_preamble_conventions() {
+        let d = b"segment bytes";
+        assert_eq!(segment_crc(d), bitwise_raw(0xffff_ffff, d));
+        assert_eq!(segment_crc(d), ceph_crc32c(0xffff_ffff, d));
+        // a used but empty segment carries crc -1
+        assert_eq!(segment_crc(&[]), 0xffff_ffff);
+        assert_eq!(preamble_crc(d), bitwise_raw(0, d));
+    }
+}

@@ -1,0 +1,435 @@
+//! A thin tokio driver: one task per connection moves bytes between a `TcpStream` and a
+//! [`Connection`], fires its timers, and connects it to two bounded channels (outgoing
+//! messages, incoming events). It makes no protocol decisions; reconnecting is the caller's
+//! business.
+
+use std::collections::VecDeque;
+use std::io::{self, IoSlice};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::{Buf, Bytes};
+use tokio::io::Interest;
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use crate::auth::AuthClient;
+use crate::connection::{CloseReason, Connection, ConnectionConfig, Event};
+use crate::message::Message;
+
+/// Driver tuning.
+#[derive(Debug, Clone)]
+pub struct DriverOptions {
+    /// How long the TCP connect may take.
+    pub connect_timeout: Duration,
+    /// Capacity of the outgoing message channel (senders wait when it is full).
+    pub outgoing_capacity: usize,
+    /// Capacity of the event channel (the driver stops reading while it is full).
+    pub event_capacity: usize,
+    /// Encoded bytes gathered per vectored write; no more messages are encoded while this
+    /// much is waiting for the socket.
+    pub write_batch: usize,
+    /// Messages the connection may hold before the driver stops taking new ones.
+    pub max_queued_messages: usize,
+}
+
+impl Default for DriverOptions {
+    fn default() -> Self {
+        DriverOptions {
+            connect_timeout: Duration::from_secs(10),
+            outgoing_capacity: 256,
+            event_capacity: 256,
+            write_batch: 4 << 20,
+            max_queued_messages: 16,
+        }
+    }
+}
+
+/// The sending side of a driven connection. Dropping it closes the connection.
+#[derive(Debug, Clone)]
+pub struct ConnectionHandle {
+    outgoing: mpsc::Sender<Message>,
+}
+
+/// The connection task is gone (closed, or the handle's events were dropped).
+#[derive(Debug, thiserror::Error)]
+#[error("connection is closed")]
+pub struct ConnectionClosed(pub Box<Message>);
+
+impl ConnectionHandle {
+    /// Queues a message, waiting while the outgoing channel is full.
+    pub async fn send(&self, message: Message) -> Result<(), ConnectionClosed> {
+        self.outgoing
+            .send(message)
+            .await
+            .map_err(|e| ConnectionClosed(Box::new(e.0)))
+    }
+
+    /// Queues a message if there is room right now.
+    pub fn try_send(
+        &self,
+        message: Message,
+    ) -> Result<(), Box<mpsc::error::TrySendError<Message>>> {
+        self.outgoing.try_send(message).map_err(Box::new)
+    }
+
+    /// True once the connection task has ended.
+    pub fn is_closed(&self) -> bool {
+        self.outgoing.is_closed()
+    }
+}
+
+/// Spawns a task that dials `config.peer_addr` and runs the connection. Events (Connected,
+/// Message, and finally exactly one Closed) arrive on the returned receiver.
+pub fn spawn(
+    config: ConnectionConfig,
+    auth: Box<dyn AuthClient>,
+    options: DriverOptions,
+) -> (ConnectionHandle, mpsc::Receiver<Event>) {
+    let (out_tx, out_rx) = mpsc::channel(options.outgoing_capacity.max(1));
+    let (ev_tx, ev_rx) = mpsc::channel(options.event_capacity.max(1));
+    let span = tracing::info_span!(
+        "msgr2",
+        peer = %config.peer_addr,
+        peer_type = ?config.peer_type,
+    );
+    tokio::spawn(
+        async move {
+            let reason = run(config, auth, options, out_rx, &ev_tx).await;
+            if let Some(reason) = reason {
+                tracing::debug!(%reason, "connection closed");
+                let _ = ev_tx.send(Event::Closed(reason)).await;
+            }
+        }
+        .instrument(span),
+    );
+    (ConnectionHandle { outgoing: out_tx }, ev_rx)
+}
+
+/// Runs until the connection closes. Returns the close reason if it still has to be
+/// reported (the connection's own Closed event is forwarded by `forward_events`).
+async fn run(
+    config: ConnectionConfig,
+    auth: Box<dyn AuthClient>,
+    options: DriverOptions,
+    mut outgoing: mpsc::Receiver<Message>,
+    events: &mpsc::Sender<Event>,
+) -> Option<CloseReason> {
+    let Some(addr) = config.peer_addr.socket_addr() else {
+        return Some(CloseReason::Io(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "peer address has no IP",
+        )));
+    };
+    let stream = match tokio::time::timeout(options.connect_timeout, dial(addr)).await {
+        Err(_) => return Some(CloseReason::ConnectTimeout),
+        Ok(Err(e)) => return Some(CloseReason::Io(e)),
+        Ok(Ok(s)) => s,
+    };
+    let mut conn = Connection::new(config, auth, Instant::now().into_std());
+    let mut pending: VecDeque<Bytes> = VecDeque::new();
+    let mut pending_bytes = 0usize;
+    let mut outgoing_open = true;
+    loop {
+        if forward_events(&mut conn, events).await {
+            return None;
+        }
+        while pending_bytes < options.write_batch {
+            let Some(chunk) = conn.poll_transmit() else {
+                break;
+            };
+            pending_bytes += chunk.len();
+            pending.push_back(chunk);
+        }
+        let interest = if pending.is_empty() {
+            Interest::READABLE
+        } else {
+            Interest::READABLE | Interest::WRITABLE
+        };
+        let deadline = conn.poll_timeout().map(Instant::from_std);
+        let take_more = outgoing_open && conn.queued_messages() < options.max_queued_messages;
+        tokio::select! {
+            ready = stream.ready(interest) => {
+                let ready = match ready {
+                    Ok(r) => r,
+                    Err(e) => return Some(CloseReason::Io(e)),
+                };
+                if ready.is_readable() {
+                    match stream.try_read_buf(conn.recv_buffer()) {
+                        Ok(0) => conn.handle_eof(),
+                        Ok(_) => conn.process_received(Instant::now().into_std()),
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                        Err(e) => return Some(CloseReason::Io(e)),
+                    }
+                }
+                if ready.is_writable() && !pending.is_empty() {
+                    match write_some(&stream, &mut pending) {
+                        Ok(n) => pending_bytes -= n,
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                        Err(e) => return Some(CloseReason::Io(e)),
+                    }
+                }
+            }
+            message = outgoing.recv(), if take_more => match message {
+                Some(m) => {
+                    let _ = conn.send_message(m);
+                }
+                None => {
+                    // every handle is gone: nobody can use this connection any more
+                    outgoing_open = false;
+                    conn.close();
+                }
+            },
+            () = sleep_until(deadline), if deadline.is_some() => {
+                conn.handle_timeout(Instant::now().into_std());
+            }
+        }
+    }
+}
+
+async fn dial(addr: SocketAddr) -> io::Result<TcpStream> {
+    let stream = TcpStream::connect(addr).await?;
+    // Ceph sets TCP_NODELAY (ms_tcp_nodelay); frames are written whole anyway
+    stream.set_nodelay(true)?;
+    Ok(stream)
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Hands the connection's events to the channel. True once the connection has closed.
+async fn forward_events(conn: &mut Connection, events: &mpsc::Sender<Event>) -> bool {
+    while let Some(event) = conn.poll_event() {
+        let closed = matches!(event, Event::Closed(_));
+        if events.send(event).await.is_err() && !closed {
+            // nobody listens any more
+            conn.close();
+            continue;
+        }
+        if closed {
+            return true;
+        }
+    }
+    false
+}
+
+/// One vectored write from the front of `pending`; returns the bytes written.
+fn write_some(stream: &TcpStream, pending: &mut VecDeque<Bytes>) -> io::Result<usize> {
+    const MAX_SLICES: usize = 64;
+    let slices: Vec<IoSlice<'_>> = pending
+        .iter()
+        .take(MAX_SLICES)
+        .map(|b| IoSlice::new(b))
+        .collect();
+    let mut written = stream.try_write_vectored(&slices)?;
+    let total = written;
+    while written > 0 {
+        let Some(front) = pending.front_mut() else {
+            break;
+        };
+        if written >= front.len() {
+            written -= front.len();
+            pending.pop_front();
+        } else {
+            front.advance(written);
+            written = 0;
+        }
+    }
+    Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::BytesMut;
+    use denc::{AddrType, AuthName, EntityAddr, EntityAddrVec, EntityType};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    use super::*;
+    use crate::auth::{AuthNone, ConMode};
+    use crate::banner::{Banner, FEATURE_REVISION_1};
+    use crate::frame::{FrameDecoder, FrameEncoder, FrameLimits, Tag};
+    use crate::frames::{
+        AuthDone, AuthSignature, ControlFrame, Hello, IDENT_FLAG_LOSSY, ServerIdent,
+    };
+
+    /// A minimal msgr2 "monitor" over TCP: auth none, crc mode, echoes every message back
+    /// with type + 1, then closes after `echo` messages.
+    async fn serve(listener: TcpListener, me: EntityAddr, echo: usize) {
+        let (mut sock, peer) = listener.accept().await.unwrap();
+        let mut enc = FrameEncoder::crc();
+        let mut dec = FrameDecoder::crc(FrameLimits::default());
+        let mut input = BytesMut::new();
+        let mut out = Vec::new();
+        out.extend_from_slice(
+            &Banner {
+                supported: FEATURE_REVISION_1,
+                required: 0,
+            }
+            .encode(),
+        );
+        let send = |cf: ControlFrame, out: &mut Vec<u8>, enc: &mut FrameEncoder| {
+            let mut chunks = Vec::new();
+            enc.encode(&cf.to_frame().unwrap(), &mut chunks).unwrap();
+            for c in chunks {
+                out.extend_from_slice(&c);
+            }
+        };
+        send(
+            ControlFrame::Hello(Hello {
+                entity_type: EntityType::MON,
+                peer_addr: EntityAddr::new(AddrType::MSGR2, peer, 0),
+            }),
+            &mut out,
+            &mut enc,
+        );
+        sock.write_all(&out).await.unwrap();
+        out.clear();
+        let mut banner_seen = false;
+        let mut echoed = 0;
+        let mut out_seq = 0;
+        loop {
+            let n = sock.read_buf(&mut input).await.unwrap();
+            assert!(n > 0, "client went away");
+            if !banner_seen {
+                let Some((_, used)) = Banner::decode(&input).unwrap() else {
+                    continue;
+                };
+                let _ = input.split_to(used);
+                banner_seen = true;
+            }
+            while let Some(frame) = dec.decode(&mut input).unwrap() {
+                if frame.tag == Tag::MESSAGE {
+                    let mut m = Message::from_frame(frame).unwrap();
+                    out_seq += 1;
+                    m.header.msg_type += 1;
+                    m.header.ack_seq = m.header.seq;
+                    m.header.seq = out_seq;
+                    let mut chunks = Vec::new();
+                    enc.encode(&m.to_frame(), &mut chunks).unwrap();
+                    for c in chunks {
+                        out.extend_from_slice(&c);
+                    }
+                    echoed += 1;
+                    continue;
+                }
+                match ControlFrame::decode(&frame).unwrap().unwrap() {
+                    ControlFrame::Hello(_) | ControlFrame::AuthSignature(_) => {}
+                    ControlFrame::AuthRequest(_) => {
+                        send(
+                            ControlFrame::AuthDone(AuthDone {
+                                global_id: 7,
+                                con_mode: ConMode::CRC,
+                                payload: Bytes::new(),
+                            }),
+                            &mut out,
+                            &mut enc,
+                        );
+                        send(
+                            ControlFrame::AuthSignature(AuthSignature { signature: [0; 32] }),
+                            &mut out,
+                            &mut enc,
+                        );
+                    }
+                    ControlFrame::ClientIdent(_) => send(
+                        ControlFrame::ServerIdent(ServerIdent {
+                            addrs: EntityAddrVec(vec![me]),
+                            global_id: 0,
+                            global_seq: 1,
+                            supported_features: denc::features::ALL,
+                            required_features: 0,
+                            flags: IDENT_FLAG_LOSSY,
+                            cookie: 0,
+                        }),
+                        &mut out,
+                        &mut enc,
+                    ),
+                    other => panic!("unexpected {other:?}"),
+                }
+            }
+            sock.write_all(&out).await.unwrap();
+            out.clear();
+            if echoed == echo {
+                // lossy server: just hang up
+                return;
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn drives_a_session_over_tcp() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let me = EntityAddr::new(AddrType::MSGR2, listener.local_addr().unwrap(), 0);
+        let server = tokio::spawn(serve(listener, me, 3));
+        let config = ConnectionConfig::new(me, Some(EntityType::MON), 9, 10);
+        let (handle, mut events) = spawn(
+            config,
+            Box::new(AuthNone::for_monitor(AuthName::client("admin"))),
+            DriverOptions {
+                outgoing_capacity: 1,
+                ..DriverOptions::default()
+            },
+        );
+        let big = Bytes::from(vec![0x5a; 8 << 20]);
+        for i in 0..3u16 {
+            let data = if i == 1 { big.clone() } else { Bytes::new() };
+            handle
+                .send(Message::new(100 + 2 * i, 1, 1, Bytes::from_static(b"hi")).with_data(data))
+                .await
+                .unwrap();
+        }
+        let mut got = Vec::new();
+        loop {
+            match events.recv().await.unwrap() {
+                Event::Connected(info) => assert_eq!(info.global_id, 7),
+                Event::Message(m) => {
+                    if m.header.msg_type == 103 {
+                        assert_eq!(m.data, big);
+                    }
+                    got.push(m.header.msg_type);
+                }
+                Event::Closed(reason) => {
+                    assert!(matches!(reason, CloseReason::PeerClosed), "{reason:?}");
+                    break;
+                }
+            }
+        }
+        assert_eq!(got, vec![101, 103, 105]);
+        assert!(events.recv().await.is_none());
+        assert!(handle.is_closed());
+        server.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn connect_failures_are_typed() {
+        // nothing listens on this port (bound, then dropped)
+        let addr = TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let config = ConnectionConfig::new(
+            EntityAddr::new(AddrType::MSGR2, addr, 0),
+            Some(EntityType::MON),
+            1,
+            2,
+        );
+        let (_handle, mut events) = spawn(
+            config,
+            Box::new(AuthNone::for_monitor(AuthName::client("admin"))),
+            DriverOptions::default(),
+        );
+        match events.recv().await {
+            Some(Event::Closed(CloseReason::Io(e))) => {
+                assert_eq!(e.kind(), io::ErrorKind::ConnectionRefused);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -1,0 +1,277 @@
+//! Frame disassembly (frames_v2.cc `disassemble_preamble` / `disassemble_segments`, msgr2.1).
+//!
+//! The decoder works on the caller's receive buffer. Once a preamble is read it knows the
+//! frame's size, checks it against the limits, reserves room for exactly that frame and waits
+//! until all of it has arrived; then it splits the frame off the buffer (no copy), checks or
+//! decrypts it in place and hands the segments out as slices of that one allocation.
+
+use bytes::{Bytes, BytesMut};
+
+use super::{
+    CRC_LEN, EPILOGUE_CRC_LEN, EPILOGUE_SECURE_LEN, FLAG_COMPRESSED, Frame, FrameLimits,
+    GCM_TAG_LEN, INLINE_LEN, MAX_SEGMENTS, PREAMBLE_LEN, Preamble, SECURE_PREAMBLE_LEN,
+    check_late_status, le32, padded,
+};
+use crate::crc;
+use crate::crypto::GcmRx;
+use crate::error::Error;
+
+/// Reassembles frames from received bytes, in crc or secure mode.
+#[derive(Debug)]
+pub struct FrameDecoder {
+    rx: Option<GcmRx>,
+    limits: FrameLimits,
+    /// The preamble of the frame being received (already decrypted in place in secure mode)
+    /// and its on-wire length.
+    pending: Option<(Preamble, usize)>,
+}
+
+impl FrameDecoder {
+    /// A decoder for crc mode (also used for everything before AUTH_DONE).
+    pub fn crc(limits: FrameLimits) -> Self {
+        FrameDecoder {
+            rx: None,
+            limits,
+            pending: None,
+        }
+    }
+
+    /// A decoder for secure mode.
+    pub fn secure(rx: GcmRx, limits: FrameLimits) -> Self {
+        FrameDecoder {
+            rx: Some(rx),
+            limits,
+            pending: None,
+        }
+    }
+
+    /// Switches to secure mode (after AUTH_DONE). Only valid between frames.
+    pub fn set_secure(&mut self, rx: GcmRx) {
+        debug_assert!(self.pending.is_none());
+        self.rx = Some(rx);
+    }
+
+    /// True in secure mode.
+    pub fn is_secure(&self) -> bool {
+        self.rx.is_some()
+    }
+
+    /// True while part of a frame has been received.
+    pub fn is_mid_frame(&self, input: &BytesMut) -> bool {
+        self.pending.is_some() || !input.is_empty()
+    }
+
+    /// Bytes still missing before the next frame can be decoded (at least 1).
+    pub fn bytes_wanted(&self, input: &BytesMut) -> usize {
+        let want = match &self.pending {
+            Some((_, len)) => *len,
+            None if self.rx.is_some() => SECURE_PREAMBLE_LEN,
+            None => PREAMBLE_LEN,
+        };
+        want.saturating_sub(input.len()).max(1)
+    }
+
+    /// Decodes the next frame from the front of `input`: `Ok(None)` if more bytes are needed,
+    /// `Ok(Some(frame))`, or an error for corrupt input (after which the connection must be
+    /// dropped). Frames the sender aborted (late status) are skipped.
+    pub fn decode(&mut self, input: &mut BytesMut) -> Result<Option<Frame>, Error> {
+        self.decode_capturing(input, None)
+    }
+
+    /// Like [`FrameDecoder::decode`], also appending the frame's exact wire bytes to
+    /// `capture` (for the pre-auth signature; meaningful in crc mode only).
+    pub fn decode_capturing(
+        &mut self,
+        input: &mut BytesMut,
+        mut capture: Option<&mut Vec<u8>>,
+    ) -> Result<Option<Frame>, Error> {
+        loop {
+            let (preamble, onwire_len) = match self.pending {
+                Some(p) => p,
+                None => match self.read_preamble(input)? {
+                    Some(p) => p,
+                    None => return Ok(None),
+                },
+            };
+            if input.len() < onwire_len {
+                // reserve exactly the rest of this frame (it passed the limit check)
+                input.reserve(onwire_len - input.len());
+                return Ok(None);
+            }
+            self.pending = None;
+            let mut raw = input.split_to(onwire_len);
+            if let Some(c) = capture.as_deref_mut() {
+                c.extend_from_slice(&raw);
+            }
+            let frame = match &mut self.rx {
+                None => finish_crc(&preamble, raw)?,
+                Some(rx) => finish_secure(rx, &preamble, &mut raw)?,
+            };
+            if let Some(frame) = frame {
+                return Ok(Some(frame));
+            }
+            tracing::debug!(tag = %preamble.tag, "dropping frame aborted by the sender");
+        }
+    }
+
+    fn read_preamble(&mut self, input: &mut BytesMut) -> Result<Option<(Preamble, usize)>, Error> {
+        let head_len = if self.rx.is_some() {
+            SECURE_PREAMBLE_LEN
+        } else {
+            PREAMBLE_LEN
+        };
+        let Some(head) = input.get_mut(..head_len) else {
+            return Ok(None);
+        };
+        if let Some(rx) = &mut self.rx {
+            let (block, tag) = head.split_at_mut(PREAMBLE_LEN + INLINE_LEN);
+            rx.open(block, tag, "preamble")?;
+        }
+        let block: &[u8; PREAMBLE_LEN] = head
+            .get(..PREAMBLE_LEN)
+            .and_then(|b| b.try_into().ok())
+            .ok_or(Error::Encode("internal: short preamble"))?;
+        let preamble = Preamble::decode(block)?;
+        if preamble.flags & FLAG_COMPRESSED != 0 {
+            // Ceph asserts that a compression handler exists; we never negotiate one
+            return Err(Error::UnexpectedCompression);
+        }
+        let limit = self.limits.limit_for(preamble.tag);
+        let len = preamble.payload_len();
+        if len > limit {
+            return Err(Error::FrameTooLarge {
+                tag: preamble.tag,
+                len,
+                limit,
+            });
+        }
+        let onwire_len = if self.rx.is_some() {
+            preamble.secure_onwire_len()
+        } else {
+            preamble.crc_onwire_len()
+        };
+        self.pending = Some((preamble, onwire_len));
+        Ok(Some((preamble, onwire_len)))
+    }
+}
+
+/// Checks a whole crc-mode frame and slices out its segments. `None` if aborted.
+fn finish_crc(p: &Preamble, raw: BytesMut) -> Result<Option<Frame>, Error> {
+    let raw = raw.freeze();
+    let mut frame = Frame {
+        tag: p.tag,
+        ..Frame::default()
+    };
+    let mut pos = PREAMBLE_LEN;
+    let first_len = p.len(0);
+    if first_len > 0 {
+        let seg = slice(&raw, pos, first_len)?;
+        let received = le32(&slice(&raw, pos + first_len, CRC_LEN)?);
+        check_crc(0, &seg, received)?;
+        frame.segments[0] = seg;
+        pos += first_len + CRC_LEN;
+    }
+    if p.num_segments == 1 {
+        return Ok(Some(frame));
+    }
+    for (i, slot) in frame.segments.iter_mut().enumerate().skip(1) {
+        *slot = slice(&raw, pos, p.len(i))?;
+        pos += p.len(i);
+    }
+    let epilogue = slice(&raw, pos, EPILOGUE_CRC_LEN)?;
+    let (late_status, crcs) = epilogue
+        .split_first()
+        .ok_or(Error::Encode("internal: empty epilogue"))?;
+    for (i, received) in crcs.chunks_exact(CRC_LEN).enumerate() {
+        let idx = i + 1;
+        if idx < p.num_segments {
+            if let Some(seg) = frame.segments.get(idx) {
+                check_crc(idx, seg, le32(received))?;
+            }
+        }
+    }
+    Ok(check_late_status(*late_status)?.then_some(frame))
+}
+
+/// Decrypts the rest of a secure-mode frame in place (its preamble block is already
+/// plaintext) and slices out its segments. `None` if aborted.
+fn finish_secure(rx: &mut GcmRx, p: &Preamble, raw: &mut BytesMut) -> Result<Option<Frame>, Error> {
+    let first_len = p.len(0);
+    let mut pos = SECURE_PREAMBLE_LEN;
+    let rest_len = p.secure_first_rest_len();
+    if rest_len > 0 {
+        let cipher_len = rest_len - GCM_TAG_LEN;
+        open_at(rx, raw, pos, cipher_len, "first segment")?;
+        pos += rest_len;
+        // close the gap left by the preamble's tag: move the inline head next to the rest
+        raw.copy_within(
+            PREAMBLE_LEN..PREAMBLE_LEN + INLINE_LEN,
+            PREAMBLE_LEN + GCM_TAG_LEN,
+        );
+    }
+    let mut late_status = None;
+    let tail_len = p.secure_tail_len();
+    if tail_len > 0 {
+        let cipher_len = tail_len - GCM_TAG_LEN;
+        open_at(rx, raw, pos, cipher_len, "segments")?;
+        late_status = raw.get(pos + cipher_len - EPILOGUE_SECURE_LEN).copied();
+    }
+    let raw = std::mem::take(raw).freeze();
+    let mut frame = Frame {
+        tag: p.tag,
+        ..Frame::default()
+    };
+    let first_start = if rest_len > 0 {
+        PREAMBLE_LEN + GCM_TAG_LEN
+    } else {
+        PREAMBLE_LEN
+    };
+    frame.segments[0] = slice(&raw, first_start, first_len)?;
+    if let Some(status) = late_status {
+        for (i, slot) in frame.segments.iter_mut().enumerate().skip(1) {
+            *slot = slice(&raw, pos, p.len(i))?;
+            pos += padded(p.len(i));
+        }
+        if !check_late_status(status)? {
+            return Ok(None);
+        }
+    }
+    Ok(Some(frame))
+}
+
+fn open_at(
+    rx: &mut GcmRx,
+    raw: &mut BytesMut,
+    start: usize,
+    len: usize,
+    part: &'static str,
+) -> Result<(), Error> {
+    let region = raw
+        .get_mut(start..start + len + GCM_TAG_LEN)
+        .ok_or(Error::Encode("internal: short secure frame"))?;
+    let (cipher, tag) = region.split_at_mut(len);
+    rx.open(cipher, tag, part)
+}
+
+fn slice(raw: &Bytes, start: usize, len: usize) -> Result<Bytes, Error> {
+    if start.checked_add(len).is_some_and(|end| end <= raw.len()) {
+        Ok(raw.slice(start..start + len))
+    } else {
+        Err(Error::Encode("internal: segment outside its frame"))
+    }
+}
+
+fn check_crc(segment: usize, data: &[u8], received: u32) -> Result<(), Error> {
+    let computed = crc::segment_crc(data);
+    if computed == received {
+        Ok(())
+    } else {
+        Err(Error::BadSegmentCrc {
+            segment,
+            computed,
+            received,
+        })
+    }
+}
+
+const _: () = assert!(MAX_SEGMENTS == 4);

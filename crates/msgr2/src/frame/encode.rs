@@ -1,0 +1,147 @@
+//! Frame assembly (frames_v2.cc `FrameAssembler::assemble_frame`, msgr2.1 paths).
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+use super::{
+    CRYPTO_BLOCK, EPILOGUE_SECURE_LEN, Frame, GCM_TAG_LEN, INLINE_LEN, LATE_STATUS_COMPLETE,
+    MAX_SEGMENTS, PREAMBLE_LEN, Preamble, padded,
+};
+use crate::crc;
+use crate::crypto::GcmTx;
+use crate::error::Error;
+
+/// Segments up to this size are copied next to the preamble in crc mode; larger ones are
+/// handed out as their own `Bytes` (no copy) for a vectored write.
+const COALESCE_MAX: usize = 4096;
+
+/// Turns frames into wire bytes, in crc or secure mode.
+#[derive(Debug)]
+pub struct FrameEncoder {
+    tx: Option<GcmTx>,
+}
+
+impl Default for FrameEncoder {
+    fn default() -> Self {
+        Self::crc()
+    }
+}
+
+impl FrameEncoder {
+    /// An encoder for crc mode (also used for everything before AUTH_DONE).
+    pub fn crc() -> Self {
+        FrameEncoder { tx: None }
+    }
+
+    /// An encoder for secure mode.
+    pub fn secure(tx: GcmTx) -> Self {
+        FrameEncoder { tx: Some(tx) }
+    }
+
+    /// True in secure mode.
+    pub fn is_secure(&self) -> bool {
+        self.tx.is_some()
+    }
+
+    /// Appends the wire form of `frame` to `out` as one or more chunks, returning the number
+    /// of bytes appended. In crc mode large segments are passed through without copying; in
+    /// secure mode the frame is copied once into a buffer and encrypted there in place.
+    pub fn encode(&mut self, frame: &Frame, out: &mut Vec<Bytes>) -> Result<usize, Error> {
+        let preamble = Preamble::for_frame(frame)?;
+        match &mut self.tx {
+            None => Ok(encode_crc(&preamble, frame, out)),
+            Some(tx) => encode_secure(tx, &preamble, frame, out),
+        }
+    }
+}
+
+fn encode_crc(preamble: &Preamble, frame: &Frame, out: &mut Vec<Bytes>) -> usize {
+    let n = preamble.num_segments;
+    let [first, rest @ ..] = &frame.segments;
+    let small: usize = rest
+        .iter()
+        .take(n - 1)
+        .filter(|s| s.len() <= COALESCE_MAX)
+        .map(Bytes::len)
+        .sum();
+    let mut head = BytesMut::with_capacity(PREAMBLE_LEN + first.len() + 4 + small + 13);
+    head.put_slice(&preamble.encode());
+    if !first.is_empty() {
+        head.put_slice(first);
+        head.put_u32_le(crc::segment_crc(first));
+    }
+    let mut total = 0;
+    if n > 1 {
+        let mut crcs = [0u32; MAX_SEGMENTS - 1];
+        for (seg, crc_slot) in rest.iter().zip(&mut crcs).take(n - 1) {
+            *crc_slot = crc::segment_crc(seg);
+            if seg.len() <= COALESCE_MAX {
+                head.put_slice(seg);
+            } else {
+                let chunk = head.split().freeze();
+                total += chunk.len() + seg.len();
+                out.push(chunk);
+                out.push(seg.clone());
+            }
+        }
+        head.put_u8(LATE_STATUS_COMPLETE);
+        for c in crcs {
+            head.put_u32_le(c);
+        }
+    }
+    total += head.len();
+    out.push(head.freeze());
+    total
+}
+
+fn encode_secure(
+    tx: &mut GcmTx,
+    preamble: &Preamble,
+    frame: &Frame,
+    out: &mut Vec<Bytes>,
+) -> Result<usize, Error> {
+    let total = preamble.secure_onwire_len();
+    let mut buf = BytesMut::with_capacity(total);
+    let [first, rest @ ..] = &frame.segments;
+
+    // op 1: preamble + inline area (first segment's head, zero padded to 48)
+    buf.put_slice(&preamble.encode());
+    let inline = first.len().min(INLINE_LEN);
+    buf.put_slice(first.get(..inline).unwrap_or_default());
+    buf.put_bytes(0, INLINE_LEN - inline);
+    seal_tail(tx, &mut buf, 0)?;
+
+    // op 2: the rest of the first segment, padded to the block size
+    if let Some(tail) = first.get(INLINE_LEN..).filter(|t| !t.is_empty()) {
+        let start = buf.len();
+        buf.put_slice(tail);
+        buf.put_bytes(0, padded(tail.len()) - tail.len());
+        seal_tail(tx, &mut buf, start)?;
+    }
+
+    // op 3: segments 2-4 each padded, then the epilogue
+    if preamble.num_segments > 1 {
+        let start = buf.len();
+        for seg in rest.iter().take(preamble.num_segments - 1) {
+            buf.put_slice(seg);
+            buf.put_bytes(0, padded(seg.len()) - seg.len());
+        }
+        buf.put_u8(LATE_STATUS_COMPLETE);
+        buf.put_bytes(0, EPILOGUE_SECURE_LEN - 1);
+        seal_tail(tx, &mut buf, start)?;
+    }
+    debug_assert_eq!(buf.len(), total);
+    debug_assert_eq!(buf.len() % CRYPTO_BLOCK, 0);
+    out.push(buf.freeze());
+    Ok(total)
+}
+
+/// Encrypts `buf[start..]` in place and appends the tag.
+fn seal_tail(tx: &mut GcmTx, buf: &mut BytesMut, start: usize) -> Result<(), Error> {
+    let region = buf
+        .get_mut(start..)
+        .ok_or(Error::Encode("internal: bad seal region"))?;
+    let tag = tx.seal(region)?;
+    debug_assert_eq!(tag.len(), GCM_TAG_LEN);
+    buf.put_slice(&tag);
+    Ok(())
+}

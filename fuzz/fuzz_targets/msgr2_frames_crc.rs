@@ -1,0 +1,4 @@
+#![no_main]
+//! Msgr2 frame decoding in crc mode (preamble, segments, epilogue, crcs).
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| msgr2::fuzzing::fuzz_frame_decoder_crc(data));
