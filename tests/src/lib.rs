@@ -28,16 +28,36 @@ pub fn ceph_conf() -> PathBuf {
     }
 }
 
-/// Runs one of Ceph's command-line tools against the cluster (with `-c CEPH_CONF`), bounded
-/// in time, and returns its output. Panics if it cannot be started or does not succeed.
+/// Where Ceph's own tools (the tests' reference) run: on the host, or, for a cluster in one
+/// of the project's chroots (scripts/ceph-chroot), inside that chroot with the release's own
+/// tools. `CEPH_TOOLS_CHROOT=<release>` and `CEPH_TOOLS_CONF=<conf path inside the chroot>`
+/// select the latter; the test command sets them.
+fn tool_command(tool: &str) -> Command {
+    let timeout = Duration::from_secs(120).as_secs().to_string();
+    match (
+        std::env::var("CEPH_TOOLS_CHROOT"),
+        std::env::var("CEPH_TOOLS_CONF"),
+    ) {
+        (Ok(release), Ok(inner_conf)) if !release.is_empty() => {
+            let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/ceph-chroot");
+            let mut cmd = Command::new("timeout");
+            cmd.args([timeout.as_str(), script, "exec", &release, tool, "-c", &inner_conf]);
+            cmd
+        }
+        _ => {
+            let mut cmd = Command::new("timeout");
+            cmd.args([timeout.as_str(), tool, "-c"]).arg(ceph_conf());
+            cmd
+        }
+    }
+}
+
+/// Runs one of Ceph's command-line tools against the cluster (with `-c CEPH_CONF`, or inside
+/// the cluster's chroot, see [`tool_command`]), bounded in time, and returns its output.
+/// Panics if it cannot be started or does not succeed.
 pub fn ceph_tool(tool: &str, args: &[&str]) -> Output {
-    let conf = ceph_conf();
-    let timeout = Duration::from_secs(120);
-    let output = Command::new("timeout")
-        .arg(timeout.as_secs().to_string())
-        .arg(tool)
-        .arg("-c")
-        .arg(&conf)
+    ceph_conf();
+    let output = tool_command(tool)
         .args(args)
         .output()
         .unwrap_or_else(|e| panic!("cannot run {tool}: {e} (are Ceph's packages installed?)"));

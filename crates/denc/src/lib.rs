@@ -22,6 +22,7 @@
 )]
 
 pub mod codec;
+mod crc;
 mod error;
 pub mod features;
 #[doc(hidden)]
@@ -33,6 +34,7 @@ pub mod types;
 mod writer;
 
 pub use codec::{Decode, Encode};
+pub use crc::ceph_crc32c;
 pub use error::{DecodeError, DecodeErrorKind, EncodeError, Result};
 pub use reader::{Reader, decode_exact};
 pub use writer::{Writer, encode_to_vec, encode_with_features};

@@ -9,10 +9,7 @@
 //!
 //! msgr2 uses seed 0 for the preamble crc and seed `0xffff_ffff` (`-1`) for segment crcs.
 
-/// `ceph_crc32c(seed, data)`: the raw Castagnoli register update, no inversion.
-pub fn ceph_crc32c(seed: u32, data: &[u8]) -> u32 {
-    !crc32c::crc32c_append(!seed, data)
-}
+pub use denc::ceph_crc32c;
 
 /// The crc of a frame segment as msgr2.1 puts it on the wire: `ceph_crc32c(-1, data)`.
 pub fn segment_crc(data: &[u8]) -> u32 {
