@@ -41,7 +41,15 @@ fn tool_command(tool: &str) -> Command {
         (Ok(release), Ok(inner_conf)) if !release.is_empty() => {
             let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/ceph-chroot");
             let mut cmd = Command::new("timeout");
-            cmd.args([timeout.as_str(), script, "exec", &release, tool, "-c", &inner_conf]);
+            cmd.args([
+                timeout.as_str(),
+                script,
+                "exec",
+                &release,
+                tool,
+                "-c",
+                &inner_conf,
+            ]);
             cmd
         }
         _ => {
@@ -103,4 +111,51 @@ pub fn conf_value(key: &str) -> Option<String> {
         }
     }
     None
+}
+
+/// Runs `scripts/ceph-cluster VERB NAME DIR` for the cluster under test (or `scripts/ceph-chroot
+/// VERB RELEASE NAME DIR` for a chroot cluster). Panics if it fails.
+fn daemon_control(verb: &str, name: &str) {
+    let scripts = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts");
+    let mut cmd = match (
+        std::env::var("CEPH_TOOLS_CHROOT"),
+        std::env::var("CEPH_TOOLS_CONF"),
+    ) {
+        (Ok(release), Ok(inner_conf)) if !release.is_empty() => {
+            let dir = std::path::Path::new(&inner_conf)
+                .parent()
+                .expect("CEPH_TOOLS_CONF names a file in the cluster directory")
+                .to_owned();
+            let mut cmd = Command::new(format!("{scripts}/ceph-chroot"));
+            cmd.args([verb, &release, name]).arg(dir);
+            cmd
+        }
+        _ => {
+            let conf = ceph_conf();
+            let dir = conf.parent().expect("CEPH_CONF names a file").to_owned();
+            let mut cmd = Command::new(format!("{scripts}/ceph-cluster"));
+            cmd.args([verb, name]).arg(dir);
+            cmd
+        }
+    };
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run the cluster script: {e}"));
+    assert!(
+        out.status.success(),
+        "{verb} {name} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Stops daemon `name` (`mon.a`, `mgr.x`, `osd.N`) of the cluster under test and starts it
+/// again. A memstore OSD comes back empty; recovery refills it.
+pub fn restart_daemon(name: &str) {
+    daemon_control("restart", name);
+}
+
+/// Kills daemon `name` of the cluster under test with SIGKILL (`restart_daemon` brings it
+/// back).
+pub fn kill_daemon(name: &str) {
+    daemon_control("kill", name);
 }
