@@ -1,0 +1,105 @@
+//! Frame codec throughput: a MESSAGE frame encoded and decoded in crc and in secure mode, for
+//! 4 KiB and 4 MiB data segments, beside the raw primitives on the same bytes (crc32c over
+//! the payload; AES-128-GCM sealing in place, which costs the same as opening). Encoding and
+//! decoding each make one primitive pass, so each side's target is within 1.5x of one raw
+//! pass. Results: docs/benchmarks.md.
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+use std::hint::black_box;
+
+use aes_gcm::aead::{AeadInOut, KeyInit};
+use bytes::{Bytes, BytesMut};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use msgr2::{FrameDecoder, FrameEncoder, FrameLimits, Message, secure_pair};
+
+const SIZES: [(usize, &str); 2] = [(4 << 10, "4KiB"), (4 << 20, "4MiB")];
+
+fn codecs(secure: bool) -> (FrameEncoder, FrameDecoder) {
+    if secure {
+        let secret: Vec<u8> = (0..64u8).collect();
+        let (_, tx) = secure_pair(&secret, true).unwrap();
+        let (rx, _) = secure_pair(&secret, false).unwrap();
+        (
+            FrameEncoder::secure(tx),
+            FrameDecoder::secure(rx, FrameLimits::default()),
+        )
+    } else {
+        (
+            FrameEncoder::crc(),
+            FrameDecoder::crc(FrameLimits::default()),
+        )
+    }
+}
+
+fn frame_codec(c: &mut Criterion) {
+    let mut group = c.benchmark_group("frame");
+    for (size, label) in SIZES {
+        group.throughput(Throughput::Bytes(size as u64));
+        let data = Bytes::from(vec![0xa5u8; size]);
+        // an MOSDOp-sized front and the payload as the data segment
+        let frame = Message::new(42, 1, 3, Bytes::from(vec![1u8; 200]))
+            .with_data(data)
+            .to_frame();
+        for (mode, secure) in [("crc", false), ("secure", true)] {
+            let (mut enc, _) = codecs(secure);
+            let mut chunks = Vec::new();
+            group.bench_function(BenchmarkId::new(format!("encode {mode}"), label), |b| {
+                b.iter(|| {
+                    chunks.clear();
+                    black_box(enc.encode(&frame, &mut chunks).unwrap());
+                })
+            });
+            // decoding starts from the bytes as the socket left them in the receive buffer;
+            // filling that buffer (the kernel's copy) is not the codec's work. A fresh pair
+            // keeps the nonces of sender and receiver in step.
+            let (mut enc, mut dec) = codecs(secure);
+            let mut wire = Vec::new();
+            group.bench_function(BenchmarkId::new(format!("decode {mode}"), label), |b| {
+                b.iter_batched_ref(
+                    || {
+                        chunks.clear();
+                        enc.encode(&frame, &mut chunks).unwrap();
+                        wire.clear();
+                        for chunk in &chunks {
+                            wire.extend_from_slice(chunk);
+                        }
+                        BytesMut::from(wire.as_slice())
+                    },
+                    |input| black_box(dec.decode(input).unwrap().unwrap()),
+                    criterion::BatchSize::LargeInput,
+                )
+            });
+        }
+    }
+    group.finish();
+}
+
+fn raw_primitives(c: &mut Criterion) {
+    let mut group = c.benchmark_group("raw primitive, one pass");
+    let cipher = aes_gcm::Aes128Gcm::new_from_slice(&[7u8; 16]).unwrap();
+    let nonce = aes_gcm::Nonce::from([1u8; 12]);
+    for (size, label) in SIZES {
+        group.throughput(Throughput::Bytes(size as u64));
+        let mut buf = vec![0xa5u8; size];
+        group.bench_function(BenchmarkId::new("crc32c", label), |b| {
+            b.iter(|| black_box(denc::ceph_crc32c(u32::MAX, black_box(&buf))))
+        });
+        group.bench_function(BenchmarkId::new("aes-128-gcm seal", label), |b| {
+            b.iter(|| {
+                black_box(
+                    cipher
+                        .encrypt_inout_detached(&nonce, &[], buf.as_mut_slice().into())
+                        .unwrap(),
+                )
+            })
+        });
+        group.bench_function(BenchmarkId::new("memcpy", label), |b| {
+            let src = vec![0x5au8; size];
+            b.iter(|| buf.copy_from_slice(black_box(&src)))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, frame_codec, raw_primitives);
+criterion_main!(benches);
