@@ -79,6 +79,15 @@ pub fn ceph_tool(tool: &str, args: &[&str]) -> Output {
     output
 }
 
+/// Like [`ceph_tool`], but returns the output whether or not the tool succeeded.
+pub fn try_ceph_tool(tool: &str, args: &[&str]) -> Output {
+    ceph_conf();
+    tool_command(tool)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {tool}: {e} (are Ceph's packages installed?)"))
+}
+
 /// Runs `ceph ARGS -f json` and parses its output.
 pub fn ceph_json(args: &[&str]) -> serde_json::Value {
     let mut all: Vec<&str> = args.to_vec();
@@ -158,4 +167,116 @@ pub fn restart_daemon(name: &str) {
 /// back).
 pub fn kill_daemon(name: &str) {
     daemon_control("kill", name);
+}
+
+/// The chroot release the cluster under test runs in, if any (`CEPH_TOOLS_CHROOT`).
+fn chroot_release() -> Option<String> {
+    std::env::var("CEPH_TOOLS_CHROOT")
+        .ok()
+        .filter(|r| !r.is_empty())
+}
+
+/// The root directory of a release's chroot (as scripts/ceph-chroot lays them out).
+fn chroot_root(release: &str) -> PathBuf {
+    let base = std::env::var("CEPH_CHROOT_BASE").unwrap_or_else(|_| "/var/tmp/ceph-chroots".into());
+    PathBuf::from(base).join(release)
+}
+
+/// A fresh directory that both this process and the reference tools can read and write: a
+/// temporary directory on the host, or one inside the chroot of the cluster under test.
+pub fn scratch_dir(label: &str) -> PathBuf {
+    let unique = format!(
+        "rbd-rs-{label}-{}-{:x}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default()
+    );
+    let dir = match chroot_release() {
+        Some(release) => chroot_root(&release).join("tmp").join(unique),
+        None => std::env::temp_dir().join(unique),
+    };
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    dir
+}
+
+/// A command path that runs the reference `tool` (`osdmaptool`, `crushtool`, ...) of the
+/// cluster's own release: the host's tool, or for a chroot cluster a small wrapper (in a
+/// scratch directory) that runs the chroot's tool and maps host paths under the chroot to the
+/// paths the tool sees. Files passed to it must live under [`scratch_dir`].
+pub fn reference_tool(tool: &str) -> String {
+    let Some(release) = chroot_release() else {
+        return tool.to_owned();
+    };
+    let root = chroot_root(&release);
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/ceph-chroot");
+    let dir = scratch_dir("tools");
+    let wrapper = dir.join(tool);
+    let body = format!(
+        "#!/bin/bash\n# runs {release}'s {tool}, with host paths under {root} mapped inside\nargs=()\nfor a in \"$@\"; do args+=(\"${{a#{root}}}\"); done\nexec {script} exec {release} {tool} \"${{args[@]}}\"\n",
+        root = root.display()
+    );
+    std::fs::write(&wrapper, body).unwrap_or_else(|e| panic!("{}: {e}", wrapper.display()));
+    let status = Command::new("chmod").arg("755").arg(&wrapper).status();
+    assert!(
+        status.is_ok_and(|s| s.success()),
+        "chmod {}",
+        wrapper.display()
+    );
+    wrapper.display().to_string()
+}
+
+/// How the reference tools see `path` (a file under [`scratch_dir`]): the same path on the
+/// host, the path inside the chroot for a chroot cluster.
+pub fn tool_view(path: &std::path::Path) -> String {
+    match chroot_release() {
+        Some(release) => {
+            let root = chroot_root(&release);
+            match path.strip_prefix(&root) {
+                Ok(inner) => format!("/{}", inner.display()),
+                Err(_) => panic!(
+                    "{} is not inside the chroot {}",
+                    path.display(),
+                    root.display()
+                ),
+            }
+        }
+        None => path.display().to_string(),
+    }
+}
+
+/// Sends a monitor command given as JSON through Ceph's own Python binding (`rados.Rados.
+/// mon_command`), for commands the `ceph` CLI cannot spell (such as `osd primary-temp PG -1`).
+/// Returns the command's output text; panics unless it succeeds.
+pub fn ceph_mon_command_json(json: &str) -> String {
+    const SCRIPT: &str = "import rados, sys\n\
+        with rados.Rados(conffile=sys.argv[1]) as c:\n    \
+            r, out, status = c.mon_command(sys.argv[2], b'')\n    \
+            print(status, file=sys.stderr)\n    \
+            sys.stdout.write(out.decode(errors='replace'))\n    \
+            sys.exit(0 if r == 0 else 1)\n";
+    let mut cmd = match (chroot_release(), std::env::var("CEPH_TOOLS_CONF")) {
+        (Some(release), Ok(inner_conf)) => {
+            let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/ceph-chroot");
+            let mut cmd = Command::new(script);
+            cmd.args(["exec", &release, "python3", "-c", SCRIPT, &inner_conf]);
+            cmd
+        }
+        _ => {
+            let mut cmd = Command::new("/usr/bin/python3");
+            cmd.args(["-c", SCRIPT]).arg(ceph_conf());
+            cmd
+        }
+    };
+    let out = cmd
+        .arg(json)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run python3: {e}"));
+    assert!(
+        out.status.success(),
+        "mon command {json} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
