@@ -1,0 +1,31 @@
+//! The subcommands, one module each. To add one: a module with an `Args` struct (clap
+//! derive) and `async fn run(global: &GlobalArgs, args: Args) -> Result<ExitCode,
+//! CliError>`, a variant in [`Command`] and a line in [`run`].
+
+mod mon_command;
+mod status;
+
+use std::process::ExitCode;
+
+use clap::Subcommand;
+
+use crate::error::CliError;
+use crate::global::GlobalArgs;
+
+/// What to do.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Cluster summary: fsid, monitors, OSDs, pools (like `ceph -s`).
+    Status(status::Args),
+    /// Send a command to the monitors (like `ceph`): status to stderr, output to stdout,
+    /// exit status = the command's errno.
+    MonCommand(mon_command::Args),
+}
+
+/// Runs a subcommand.
+pub async fn run(global: &GlobalArgs, command: Command) -> Result<ExitCode, CliError> {
+    match command {
+        Command::Status(args) => status::run(global, args).await,
+        Command::MonCommand(args) => mon_command::run(global, args).await,
+    }
+}
