@@ -9,6 +9,9 @@ pub enum CliError {
     /// The cluster (or its configuration) said no.
     #[error("{}", rados_message(.0))]
     Rados(#[from] rados::Error),
+    /// An OSDMap could not be decoded, or placement failed.
+    #[error("{0}")]
+    Osdmap(#[from] osdmap::OsdMapError),
     /// A local file could not be read or written.
     #[error("{}: {source}", path.display())]
     File {

@@ -1,24 +1,10 @@
 //! The `rbd-rs` binary against the real cluster of `CEPH_CONF` (like the interop tests, these
-//! fail without one): `status` agrees with `ceph -s`, `mon-command` behaves like `ceph`.
+//! fail without one): `status` agrees with `ceph -s`, `mon-command` behaves like `ceph`,
+//! `osd map` like `ceph osd map`, `osdmap map-object|map-pgs` like `osdmaptool`.
 
-use std::path::PathBuf;
 use std::process::{Command, Output};
-use std::time::Duration;
 
-/// The cluster's ceph.conf; panics with instructions when there is none.
-fn ceph_conf() -> PathBuf {
-    match std::env::var_os("CEPH_CONF").map(PathBuf::from) {
-        Some(p) if p.is_file() => p,
-        Some(p) => panic!(
-            "CEPH_CONF={} does not exist; start a cluster with scripts/ceph-cluster start",
-            p.display()
-        ),
-        None => panic!(
-            "CEPH_CONF is not set: these tests need a real Ceph cluster. Start one with \
-             `scripts/ceph-cluster start` and export the CEPH_CONF line it prints."
-        ),
-    }
-}
+use interop_tests::{ceph_conf, ceph_json, reference_tool, scratch_dir, tool_view};
 
 /// `rbd-rs ARGS` with `-c CEPH_CONF`.
 fn rbd_rs(args: &[&str]) -> Output {
@@ -30,44 +16,6 @@ fn rbd_rs(args: &[&str]) -> Output {
         .env_remove("CEPH_ARGS")
         .output()
         .expect("running rbd-rs")
-}
-
-/// Ceph's own `ceph` tool (inside the cluster's chroot for Reef/Tentacle, as the interop
-/// tests run it), JSON output.
-fn ceph_json(args: &[&str]) -> serde_json::Value {
-    let timeout = Duration::from_secs(120).as_secs().to_string();
-    let mut cmd = Command::new("timeout");
-    match (
-        std::env::var("CEPH_TOOLS_CHROOT"),
-        std::env::var("CEPH_TOOLS_CONF"),
-    ) {
-        (Ok(release), Ok(conf)) if !release.is_empty() => {
-            let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/ceph-chroot");
-            cmd.args([
-                timeout.as_str(),
-                script,
-                "exec",
-                &release,
-                "ceph",
-                "-c",
-                &conf,
-            ]);
-        }
-        _ => {
-            cmd.args([timeout.as_str(), "ceph", "-c"]).arg(ceph_conf());
-        }
-    }
-    let out = cmd
-        .args(args)
-        .args(["-f", "json"])
-        .output()
-        .expect("running ceph");
-    assert!(
-        out.status.success(),
-        "ceph {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("ceph printed JSON")
 }
 
 fn stdout(o: &Output) -> String {
@@ -194,4 +142,70 @@ fn configuration_errors_are_reported() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn osd_map_matches_ceph_osd_map() {
+    for (object, nspace) in [
+        ("rbd_directory", None),
+        ("foo", Some("ns1")),
+        ("a/b c", None),
+    ] {
+        let mut args = vec!["--format", "json", "osd", "map", "rbd", object];
+        args.extend(nspace);
+        for attempt in 0.. {
+            let out = rbd_rs(&args);
+            assert!(out.status.success(), "{}", stderr(&out));
+            let ours: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            let theirs = ceph_json(&args[2..]);
+            if ours["epoch"] != theirs["epoch"] && attempt < 5 {
+                continue; // the map moved in between
+            }
+            assert_eq!(ours, theirs, "{object}");
+            break;
+        }
+    }
+    let out = rbd_rs(&["osd", "map", "no-such-pool", "x"]);
+    assert!(!out.status.success());
+}
+
+#[test]
+fn osdmap_file_commands_print_like_osdmaptool() {
+    let dir = scratch_dir("cli-osdmap");
+    let map = dir.join("osdmap");
+    interop_tests::ceph_tool("ceph", &["osd", "getmap", "-o", &tool_view(&map)]);
+    let osdmaptool = reference_tool("osdmaptool");
+    let tool = |args: &[&str]| {
+        let out = Command::new(&osdmaptool)
+            .arg(&map)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        stdout(&out)
+    };
+    let ours = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_rbd-rs"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        stdout(&out)
+    };
+    let m = map.to_str().unwrap();
+    for name in ["rbd_directory", "foo", "benchmark_data_1"] {
+        assert_eq!(
+            ours(&["osdmap", "map-object", "-i", m, "--pool", "1", name]),
+            tool(&["--test-map-object", name, "--pool", "1"])
+        );
+    }
+    // osdmaptool follows the mapping lines with statistics, which we do not print
+    let theirs = tool(&["--test-map-pgs-dump-all", "--pool", "1"]);
+    let ours = ours(&["osdmap", "map-pgs", "-i", m, "--pool", "1"]);
+    assert!(ours.lines().count() > 1);
+    assert!(
+        theirs.starts_with(&ours),
+        "ours:\n{ours}\ntheirs:\n{theirs}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

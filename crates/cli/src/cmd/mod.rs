@@ -3,6 +3,8 @@
 //! CliError>`, a variant in [`Command`] and a line in [`run`].
 
 mod mon_command;
+mod osd;
+mod osdmap;
 mod status;
 
 use std::process::ExitCode;
@@ -20,6 +22,12 @@ pub enum Command {
     /// Send a command to the monitors (like `ceph`): status to stderr, output to stdout,
     /// exit status = the command's errno.
     MonCommand(mon_command::Args),
+    /// OSD placement on the live cluster (`osd map POOL OBJECT [NSPACE]`, like `ceph osd map`).
+    #[command(subcommand)]
+    Osd(osd::Args),
+    /// Placement from an OSDMap file (like `osdmaptool`).
+    #[command(subcommand)]
+    Osdmap(osdmap::Args),
 }
 
 /// Runs a subcommand.
@@ -27,5 +35,7 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<ExitCode, CliE
     match command {
         Command::Status(args) => status::run(global, args).await,
         Command::MonCommand(args) => mon_command::run(global, args).await,
+        Command::Osd(args) => osd::run(global, args).await,
+        Command::Osdmap(args) => osdmap::run(global, args).await,
     }
 }
