@@ -13,7 +13,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::cmd::Command;
+use crate::cmd::Action;
 use crate::global::GlobalArgs;
 
 /// Ceph's rbd and rados tools in pure Rust.
@@ -23,7 +23,7 @@ struct Cli {
     #[command(flatten)]
     global: GlobalArgs,
     #[command(subcommand)]
-    command: Command,
+    command: Action,
 }
 
 fn main() -> ExitCode {

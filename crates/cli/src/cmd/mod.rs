@@ -1,6 +1,6 @@
 //! The subcommands, one module each. To add one: a module with an `Args` struct (clap
 //! derive) and `async fn run(global: &GlobalArgs, args: Args) -> Result<ExitCode,
-//! CliError>`, a variant in [`Command`] and a line in [`run`].
+//! CliError>`, a variant in [`Action`] and a line in [`run`].
 
 mod mon_command;
 mod osd;
@@ -16,7 +16,7 @@ use crate::global::GlobalArgs;
 
 /// What to do.
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub enum Action {
     /// Cluster summary: fsid, monitors, OSDs, pools (like `ceph -s`).
     Status(status::Args),
     /// Send a command to the monitors (like `ceph`): status to stderr, output to stdout,
@@ -31,11 +31,11 @@ pub enum Command {
 }
 
 /// Runs a subcommand.
-pub async fn run(global: &GlobalArgs, command: Command) -> Result<ExitCode, CliError> {
+pub async fn run(global: &GlobalArgs, command: Action) -> Result<ExitCode, CliError> {
     match command {
-        Command::Status(args) => status::run(global, args).await,
-        Command::MonCommand(args) => mon_command::run(global, args).await,
-        Command::Osd(args) => osd::run(global, args).await,
-        Command::Osdmap(args) => osdmap::run(global, args).await,
+        Action::Status(args) => status::run(global, args).await,
+        Action::MonCommand(args) => mon_command::run(global, args).await,
+        Action::Osd(args) => osd::run(global, args).await,
+        Action::Osdmap(args) => osdmap::run(global, args).await,
     }
 }
