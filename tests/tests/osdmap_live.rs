@@ -4,6 +4,10 @@
 //! of every pool exactly as the release's own `osdmaptool` does, and objects (with namespaces)
 //! exactly as `ceph osd map` does.
 //!
+//! Meanwhile our monitor client follows every change through incremental maps; at the end the
+//! map it built places every PG as `osdmaptool` does with the monitor's full map of the same
+//! epoch.
+//!
 //! One test, in sequence: the changes would disturb other tests of this binary.
 
 use interop_tests::{
@@ -49,6 +53,13 @@ fn compare_all_pgs(path: &std::path::Path, label: &str) -> usize {
 
 #[test]
 fn live_maps_place_every_pg_and_object_like_ceph() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let config = rados::ClientConfig::builder()
+        .conf_file(interop_tests::ceph_conf())
+        .build()
+        .unwrap();
+    let rados = runtime.block_on(rados::Rados::connect(config)).unwrap();
+    let first_epoch = rados.osdmap().epoch;
     let dir = scratch_dir("osdmap-live");
     let mut compared = 0;
     let (path, _) = fetch_map(&dir, "initial");
@@ -130,6 +141,8 @@ fn live_maps_place_every_pg_and_object_like_ceph() {
         );
     }
 
+    // an OSD marked down comes back up by itself
+    ceph(&["osd", "down", "2"]);
     // an OSD out, then objects: ours against `ceph osd map`, with and without namespaces
     ceph(&["osd", "out", "0"]);
     let (path, _) = fetch_map(&dir, "out");
@@ -201,8 +214,38 @@ fn live_maps_place_every_pg_and_object_like_ceph() {
             "--yes-i-really-really-mean-it",
         ]);
     }
-    let (path, _) = fetch_map(&dir, "restored");
+    let (path, map) = fetch_map(&dir, "restored");
     compared += compare_all_pgs(&path, "restored");
+
+    // our client followed all of it through incrementals: its map of the same epoch places
+    // every PG of every pool as osdmaptool does with the monitor's full map
+    let ours = runtime
+        .block_on(async {
+            tokio::time::timeout(
+                std::time::Duration::from_secs(10),
+                rados.wait_for_osdmap(map.epoch),
+            )
+            .await
+        })
+        .expect("our client reached the epoch within 10 s")
+        .unwrap();
+    assert!(
+        ours.epoch > first_epoch + 10,
+        "{} -> {}",
+        first_epoch,
+        ours.epoch
+    );
+    let (path, _) = fetch_map_at(&dir, "ours", Some(u64::from(ours.epoch)));
+    let tool = reference_tool("osdmaptool");
+    let mut followed = osdmap::testutil::Comparison::default();
+    for &pool in ours.pools.keys() {
+        followed.merge(osdmap::testutil::compare_pool_pgs(&tool, &ours, &path, pool).unwrap());
+    }
+    let followed = followed
+        .into_result()
+        .unwrap_or_else(|e| panic!("the map our client followed differs: {e}"));
+    assert!(followed.pgs >= 32, "{} PGs", followed.pgs);
+    runtime.block_on(rados.shutdown());
     let _ = std::fs::remove_dir_all(&dir);
     assert!(compared > 200, "only {compared} PG lines compared");
     assert_eq!(objects, 15);
