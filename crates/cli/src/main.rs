@@ -14,6 +14,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use crate::cmd::Action;
+use crate::error::CliError;
 use crate::global::GlobalArgs;
 
 /// Ceph's rbd and rados tools in pure Rust.
@@ -41,6 +42,8 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(cmd::run(&cli.global, cli.command)) {
         Ok(code) => code,
+        // the reader went away (`rbd-rs ... | head`): nothing left to say
+        Err(CliError::Output(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("rbd-rs: {e}");
             e.exit_code()
