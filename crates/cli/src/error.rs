@@ -12,6 +12,12 @@ pub enum CliError {
     /// An OSDMap could not be decoded, or placement failed.
     #[error("{0}")]
     Osdmap(#[from] osdmap::OsdMapError),
+    /// A CRUSH map could not be decoded, or mapping failed.
+    #[error("{0}")]
+    Crush(#[from] crush::CrushError),
+    /// The command line is not usable.
+    #[error("{0}")]
+    Usage(&'static str),
     /// A local file could not be read or written.
     #[error("{}: {source}", path.display())]
     File {

@@ -2,6 +2,7 @@
 //! derive) and `async fn run(global: &GlobalArgs, args: Args) -> Result<ExitCode,
 //! CliError>`, a variant in [`Action`] and a line in [`run`].
 
+mod crush;
 mod mon_command;
 mod osd;
 mod osdmap;
@@ -22,6 +23,9 @@ pub enum Action {
     /// Send a command to the monitors (like `ceph`): status to stderr, output to stdout,
     /// exit status = the command's errno.
     MonCommand(mon_command::Args),
+    /// CRUSH placement from a map file (`crush test`, like `crushtool --test`).
+    #[command(subcommand)]
+    Crush(crush::Args),
     /// OSD placement on the live cluster (`osd map POOL OBJECT [NSPACE]`, like `ceph osd map`).
     #[command(subcommand)]
     Osd(osd::Args),
@@ -35,6 +39,7 @@ pub async fn run(global: &GlobalArgs, command: Action) -> Result<ExitCode, CliEr
     match command {
         Action::Status(args) => status::run(global, args).await,
         Action::MonCommand(args) => mon_command::run(global, args).await,
+        Action::Crush(args) => crush::run(global, args).await,
         Action::Osd(args) => osd::run(global, args).await,
         Action::Osdmap(args) => osdmap::run(global, args).await,
     }
