@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use cephx::Secret;
+
 use bytes::Bytes;
 use denc::{AuthName, Writer};
 
@@ -70,15 +72,16 @@ impl fmt::Display for ConMode {
     }
 }
 
-/// What a successful authentication yields for the connection.
+/// What a successful authentication yields for the connection. Both secrets are wiped from
+/// memory when dropped and never printed.
 #[derive(Clone, Default)]
 pub struct AuthSuccess {
     /// The session key's secret bytes: the HMAC-SHA256 key of AUTH_SIGNATURE. Empty for auth
     /// none (then signatures are 32 zero bytes).
-    pub session_key: Vec<u8>,
+    pub session_key: Secret,
     /// The connection secret: AES key and nonces in secure mode (at least 40 bytes), empty in
     /// crc mode.
-    pub connection_secret: Vec<u8>,
+    pub connection_secret: Secret,
 }
 
 impl fmt::Debug for AuthSuccess {

@@ -109,8 +109,8 @@ impl<R: CryptoRng + Send> AuthClient for CephxMonClient<R> {
                 .handle_done(global_id, mode.0, payload, now)
                 .map_err(method_error)?;
             let success = AuthSuccess {
-                session_key: outcome.session_key.expose().to_vec(),
-                connection_secret: outcome.connection_secret.expose().to_vec(),
+                session_key: outcome.session_key.clone(),
+                connection_secret: outcome.connection_secret.clone(),
             };
             s.outcome = Some(outcome);
             Ok(success)
@@ -192,8 +192,8 @@ impl<R: CryptoRng + Send> AuthClient for CephxServiceClient<R> {
             .ok_or(AuthError::BadPayload("AUTH_DONE before our request"))?;
         let outcome = a.verify_reply(payload).map_err(method_error)?;
         Ok(AuthSuccess {
-            session_key: outcome.session_key.expose().to_vec(),
-            connection_secret: outcome.connection_secret.expose().to_vec(),
+            session_key: outcome.session_key.clone(),
+            connection_secret: outcome.connection_secret.clone(),
         })
     }
 }

@@ -150,7 +150,7 @@ impl Connection {
         let signature = self.sign(&rx_transcript)?;
         // the negotiated mode starts with AUTH_SIGNATURE, in both directions
         if mode == ConMode::SECURE {
-            let (rx, tx) = secure_pair(&success.connection_secret, true)?;
+            let (rx, tx) = secure_pair(success.connection_secret.expose(), true)?;
             self.decoder = FrameDecoder::secure(rx, self.config.limits);
             self.encoder = FrameEncoder::secure(tx);
         }
@@ -202,7 +202,7 @@ impl Connection {
         if self.session_key.is_empty() {
             return Ok([0; 32]);
         }
-        let mut mac = HmacSha256::new_from_slice(&self.session_key)
+        let mut mac = HmacSha256::new_from_slice(self.session_key.expose())
             .map_err(|_| Error::Encode("HMAC key rejected"))?;
         mac.update(transcript);
         Ok(mac.finalize().into_bytes().into())
@@ -213,7 +213,7 @@ impl Connection {
         if self.session_key.is_empty() {
             return received.iter().all(|&b| b == 0);
         }
-        match HmacSha256::new_from_slice(&self.session_key) {
+        match HmacSha256::new_from_slice(self.session_key.expose()) {
             Ok(mut mac) => {
                 mac.update(transcript);
                 mac.verify_slice(received).is_ok()

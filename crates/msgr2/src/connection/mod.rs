@@ -264,7 +264,7 @@ pub struct Connection {
     /// What we sent before AUTH_DONE, kept until the peer's AUTH_SIGNATURE is checked.
     pending_tx_transcript: Option<Vec<u8>>,
     offered_modes: Vec<ConMode>,
-    session_key: Vec<u8>,
+    session_key: cephx::Secret,
     global_id: u64,
     con_mode: ConMode,
     my_addr: Option<EntityAddr>,
@@ -336,7 +336,7 @@ impl Connection {
             }),
             pending_tx_transcript: None,
             offered_modes: Vec::new(),
-            session_key: Vec::new(),
+            session_key: cephx::Secret::default(),
             global_id: 0,
             con_mode: ConMode::UNKNOWN,
             ident_sent: false,
@@ -684,7 +684,7 @@ impl Connection {
         self.input.clear();
         self.pre_auth = None;
         self.pending_tx_transcript = None;
-        self.session_key.clear();
+        self.session_key = cephx::Secret::default();
         self.events.push_back(Event::Closed(reason));
     }
 }

@@ -68,11 +68,11 @@ impl AuthClient for FakeCephx {
         assert_eq!(global_id, 4100);
         assert_eq!(payload, b"tickets");
         Ok(AuthSuccess {
-            session_key: SESSION_KEY.to_vec(),
+            session_key: SESSION_KEY.to_vec().into(),
             connection_secret: if mode == ConMode::SECURE {
-                secret()
+                secret().into()
             } else {
-                Vec::new()
+                cephx::Secret::default()
             },
         })
     }
