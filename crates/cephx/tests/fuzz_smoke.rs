@@ -7,7 +7,7 @@ mod support;
 use cephx::fuzzing::{fuzz_keyring, fuzz_server_replies};
 use cephx::{KeyType, MonAuth, ServiceSet};
 use denc::AuthName;
-use denc::testing::samples;
+use denc::testing::{TestRng, mutate, samples};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use support::{MonReply, ScriptedMon, key_of};
@@ -26,48 +26,7 @@ const TYPES: &[(u8, &str)] = &[
     (8, "CephXAuthorize"),
 ];
 
-/// xorshift64*: deterministic, dependency-free.
-struct Xs(u64);
-impl Xs {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
-fn mutate(rng: &mut Xs, input: &mut Vec<u8>) {
-    match rng.below(5) {
-        0 if !input.is_empty() => {
-            let i = rng.below(input.len());
-            input[i] ^= 1 << rng.below(8);
-        }
-        1 if !input.is_empty() => {
-            let i = rng.below(input.len());
-            input[i] = [0, 0xff, 0x7f, 0x80, 1][rng.below(5)];
-        }
-        2 => {
-            let cut = rng.below(input.len() + 1);
-            input.truncate(cut);
-        }
-        3 => {
-            let i = rng.below(input.len() + 1);
-            input.insert(i, rng.next() as u8);
-        }
-        _ if input.len() >= 4 => {
-            // a huge length or count somewhere
-            let i = rng.below(input.len() - 3);
-            input[i..i + 4].copy_from_slice(&0xffff_fff0u32.to_le_bytes());
-        }
-        _ => {}
-    }
-}
-
-fn run(seed: Vec<u8>, rounds: usize, rng: &mut Xs, body: fn(&[u8])) {
+fn run(seed: Vec<u8>, rounds: usize, rng: &mut TestRng, body: fn(&[u8])) {
     body(&seed);
     for _ in 0..rounds {
         let mut m = seed.clone();
@@ -143,7 +102,7 @@ fn clear_ticket_reply() -> Vec<u8> {
 
 #[test]
 fn server_reply_decoders_survive_mutations() {
-    let mut rng = Xs(0x1234_5678);
+    let mut rng = TestRng::new(0x1234_5678);
     for (selector, folder) in TYPES {
         for sample in samples(folder) {
             let mut seed = vec![*selector];
@@ -155,7 +114,7 @@ fn server_reply_decoders_survive_mutations() {
 
 #[test]
 fn state_machines_survive_mutations() {
-    let mut rng = Xs(0x9abc_def0);
+    let mut rng = TestRng::new(0x9abc_def0);
     let payloads = handshake_payloads();
     for selector in 9u8..=15 {
         for (i, p) in payloads.iter().enumerate() {
@@ -175,7 +134,7 @@ fn state_machines_survive_mutations() {
 
 #[test]
 fn keyring_parser_survives_mutations() {
-    let mut rng = Xs(0x0bad_cafe);
+    let mut rng = TestRng::new(0x0bad_cafe);
     let seeds: [&[u8]; 4] = [
         b"[client.admin]\n\tkey = AQBSHAFr3RjBHhAAGw5hZpkdFNBgU9ZGVl2L4w==\n\tcaps mon = \"allow *\"\n",
         b"# c\n[osd.0]\nkey=AQBSHAFr3U5wIBAABLIhY2CJ7u2yf8x1g7lluA== ; x\ncaps_osd = 'a \\\"b'\n[global]\nx = \\\n y\n",

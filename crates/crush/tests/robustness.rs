@@ -5,23 +5,8 @@ mod support;
 
 use crush::CrushMap;
 use denc::Reader;
+use denc::testing::TestRng;
 use support::{MapText, compile, level, rule};
-
-/// xorshift64*: a small deterministic generator, enough to scatter corruptions.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
 
 /// Real maps to corrupt: the corpus samples and a few crushtool-built maps covering every
 /// bucket algorithm, device classes and choose_args.
@@ -95,7 +80,7 @@ fn truncations_fail_or_stop_at_a_section_boundary() {
 #[test]
 fn corrupted_maps_never_panic() {
     let rounds = if cfg!(debug_assertions) { 150 } else { 1500 };
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut rng = TestRng::new(0x9e37_79b9_7f4a_7c15);
     let mut decoded = 0;
     let mut total = 0;
     for (_, bytes) in seed_maps("corruption") {
@@ -115,7 +100,7 @@ fn corrupted_maps_never_panic() {
                     let v: u32 = match rng.below(3) {
                         0 => rng.below(16) as u32,
                         1 => u32::MAX - rng.below(4) as u32,
-                        _ => rng.next() as u32,
+                        _ => rng.next_u64() as u32,
                     };
                     data[i..i + 4].copy_from_slice(&v.to_le_bytes());
                 }
@@ -147,10 +132,10 @@ fn corrupted_maps_never_panic() {
 
 #[test]
 fn random_bytes_never_panic() {
-    let mut rng = Rng(42);
+    let mut rng = TestRng::new(42);
     for len in [0_usize, 1, 4, 15, 16, 17, 32, 100, 1000] {
         for _ in 0..200 {
-            let mut data: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+            let mut data: Vec<u8> = (0..len).map(|_| rng.next_u64() as u8).collect();
             if len >= 4 && rng.below(2) == 0 {
                 data[..4].copy_from_slice(&crush::CRUSH_MAGIC.to_le_bytes());
             }

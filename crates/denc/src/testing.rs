@@ -139,3 +139,75 @@ pub fn check_corpus<T: Decode + Encode>(type_name: &str, features: u64) -> Vec<(
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// A small deterministic generator (xorshift64*) for tests that scatter corruptions and
+/// mutations: reproducible, dependency-free.
+#[derive(Debug, Clone)]
+pub struct TestRng(u64);
+
+impl TestRng {
+    /// A generator from a non-zero seed (zero is replaced, as xorshift would stay at zero).
+    pub fn new(seed: u64) -> Self {
+        TestRng(if seed == 0 {
+            0x9e37_79b9_7f4a_7c15
+        } else {
+            seed
+        })
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// A number in `0..n` (0 when `n` is 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        // the remainder is below n, so it fits
+        usize::try_from(self.next_u64() % n.max(1) as u64).unwrap_or(0)
+    }
+
+    /// A random byte.
+    pub fn byte(&mut self) -> u8 {
+        self.next_u64().to_le_bytes()[0]
+    }
+}
+
+/// One random mutation of `input`, as fuzzers make them: a flipped bit, an interesting byte
+/// (0, 0xff, 0x7f, 0x80, 1), a truncation, an inserted or removed byte, or a huge length or
+/// count written over four bytes.
+pub fn mutate(rng: &mut TestRng, input: &mut Vec<u8>) {
+    match rng.below(6) {
+        0 if !input.is_empty() => {
+            let i = rng.below(input.len());
+            input[i] ^= 1 << rng.below(8);
+        }
+        1 if !input.is_empty() => {
+            let i = rng.below(input.len());
+            input[i] = [0, 0xff, 0x7f, 0x80, 1][rng.below(5)];
+        }
+        2 => {
+            let cut = rng.below(input.len() + 1);
+            input.truncate(cut);
+        }
+        3 => {
+            let i = rng.below(input.len() + 1);
+            let b = rng.byte();
+            input.insert(i, b);
+        }
+        4 if input.len() >= 4 => {
+            let i = rng.below(input.len() - 3);
+            input[i..i + 4].copy_from_slice(&0xffff_fff0u32.to_le_bytes());
+        }
+        _ if !input.is_empty() => {
+            let i = rng.below(input.len());
+            input.remove(i);
+        }
+        _ => {
+            let b = rng.byte();
+            input.push(b);
+        }
+    }
+}

@@ -3,7 +3,7 @@
 //! see fuzz/README.md).
 
 use denc::fuzzing::fuzz_types;
-use denc::testing::samples;
+use denc::testing::{TestRng, mutate, samples};
 
 /// The corpus folder of each selector value of `fuzz_types`.
 const TYPES: &[(u8, &str)] = &[
@@ -20,45 +20,9 @@ const TYPES: &[(u8, &str)] = &[
     (10, "SnapContext"),
 ];
 
-/// xorshift64*: deterministic, dependency-free.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
-fn mutate(rng: &mut Rng, input: &mut Vec<u8>) {
-    match rng.below(4) {
-        0 if !input.is_empty() => {
-            let i = rng.below(input.len());
-            input[i] ^= 1 << rng.below(8);
-        }
-        1 if !input.is_empty() => {
-            let i = rng.below(input.len());
-            input[i] = [0, 0xff, 0x7f, 0x80][rng.below(4)];
-        }
-        2 => {
-            let i = rng.below(input.len() + 1);
-            input.insert(i, rng.next() as u8);
-        }
-        _ if !input.is_empty() => {
-            let i = rng.below(input.len());
-            input.remove(i);
-        }
-        _ => input.push(rng.next() as u8),
-    }
-}
-
 #[test]
 fn decoders_survive_mutated_samples() {
-    let mut rng = Rng(0x5eed_cafe_f00d_d00d);
+    let mut rng = TestRng::new(0x5eed_cafe_f00d_d00d);
     let mut runs = 0;
     for &(selector, name) in TYPES {
         for sample in samples(name) {
@@ -70,7 +34,10 @@ fn decoders_survive_mutated_samples() {
                 for _ in 0..=rng.below(3) {
                     mutate(&mut rng, &mut mutated);
                 }
-                mutated[0] = selector;
+                match mutated.first_mut() {
+                    Some(first) => *first = selector,
+                    None => mutated.push(selector),
+                }
                 fuzz_types(&mutated);
                 runs += 1;
             }
@@ -81,10 +48,10 @@ fn decoders_survive_mutated_samples() {
 
 #[test]
 fn decoders_survive_random_bytes() {
-    let mut rng = Rng(42);
+    let mut rng = TestRng::new(42);
     for _ in 0..20_000 {
         let len = rng.below(64);
-        let input: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+        let input: Vec<u8> = (0..len).map(|_| rng.byte()).collect();
         fuzz_types(&input);
     }
 }
