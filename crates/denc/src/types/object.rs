@@ -203,10 +203,12 @@ impl Decode for HObject {
                 if h.pool == -1 && h.snap.0 == 0 && h.hash == 0 && !h.max && h.oid.is_empty() {
                     h.pool = i64::MIN;
                 }
-                // the maximum has one canonical form whatever else was encoded
-                if h.max {
-                    h = HObject::max();
-                }
+            }
+            // The maximum has one canonical form whatever else was encoded. Ceph normalises
+            // it only for version 4 encodings (and asserts the canonical form when encoding);
+            // we do for every version, so that a decoded value always re-encodes.
+            if h.max {
+                h = HObject::max();
             }
             Ok(h)
         })
@@ -265,6 +267,22 @@ mod tests {
         let wire = [1, 7, 0, 0, 0, 0xff, 0xff, 1, 0, 0, 0, b'k'];
         let loc = decode_exact::<ObjectLocator>(&wire).unwrap();
         assert_eq!((loc.pool, loc.key.as_str(), loc.hash), (7, "k", -1));
+    }
+
+    #[test]
+    fn max_object_from_an_old_encoding_is_canonical_too() {
+        // found by cargo-fuzz: struct_v 2 (no envelope length), max set, other fields not
+        let mut w = Writer::new();
+        w.put_u8(2);
+        w.put("");
+        w.put("");
+        w.put_u64(0x01f7_0000_0000_0400);
+        w.put_u32(0xcfcf_cf00);
+        w.put_bool(true);
+        let wire = w.finish().unwrap();
+        let h = decode_exact::<HObject>(&wire).unwrap();
+        assert_eq!(h, HObject::max());
+        assert_eq!(decode_exact::<HObject>(&encode_to_vec(&h).unwrap()).unwrap(), h);
     }
 
     #[test]
