@@ -98,7 +98,15 @@ fn check_round_trip(map: &OsdMap) {
 /// Decodes `data` as a full map; if that works, maps some PGs and objects and checks that
 /// encoding round-trips.
 pub fn fuzz_osdmap(data: &[u8]) {
-    let Ok(map) = OsdMap::from_bytes(data) else {
+    // The crc would stop almost every mutation at the door: judge it for odd-length inputs
+    // only, so that the rest reach the decoders behind it.
+    let map = if data.len() % 2 == 1 {
+        OsdMap::from_bytes(data).ok()
+    } else {
+        let mut r = denc::Reader::new(data);
+        OsdMap::decode_unchecked(&mut r).ok().map(|(map, _)| map)
+    };
+    let Some(map) = map else {
         return;
     };
     map_some(&map);
@@ -151,7 +159,14 @@ pub fn small_map() -> OsdMap {
 /// fsid patched in, so that most inputs get past the first checks); then maps some PGs and
 /// checks that the result round-trips.
 pub fn fuzz_incremental(data: &[u8]) {
-    let Ok(mut inc) = Incremental::from_bytes(data) else {
+    // as for full maps, the crc is judged for odd-length inputs only
+    let inc = if data.len() % 2 == 1 {
+        Incremental::from_bytes(data).ok()
+    } else {
+        let mut r = denc::Reader::new(data);
+        Incremental::decode_unchecked(&mut r).ok().map(|(inc, _)| inc)
+    };
+    let Some(mut inc) = inc else {
         return;
     };
     let mut map = small_map();

@@ -251,7 +251,7 @@ impl Incremental {
         Ok(w.finish()?)
     }
 
-    fn decode_unchecked(r: &mut Reader<'_>) -> denc::Result<(Self, Option<(u32, u32)>)> {
+    pub(crate) fn decode_unchecked(r: &mut Reader<'_>) -> denc::Result<(Self, Option<(u32, u32)>)> {
         let mut inc = Incremental::default();
         let ((), crc) = decode_wrapper(
             r,
