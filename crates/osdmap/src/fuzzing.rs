@@ -164,7 +164,9 @@ pub fn fuzz_incremental(data: &[u8]) {
         Incremental::from_bytes(data).ok()
     } else {
         let mut r = denc::Reader::new(data);
-        Incremental::decode_unchecked(&mut r).ok().map(|(inc, _)| inc)
+        Incremental::decode_unchecked(&mut r)
+            .ok()
+            .map(|(inc, _)| inc)
     };
     let Some(mut inc) = inc else {
         return;

@@ -21,9 +21,11 @@ use crate::monc::CommandReply;
 use crate::monc::core::{CoreParams, Input, MonCore, Request};
 use crate::monc::hunt::HuntParams;
 use crate::monc::task::{self, Published};
+use crate::osd::client::OsdClient;
 
-/// A connected RADOS client. Clones share one monitor session; the session ends when the
-/// last clone is dropped or [`Rados::shutdown`] is called.
+/// A connected RADOS client. Clones share one monitor session and the OSD sessions; they
+/// end when the last clone (and the last [`crate::IoCtx`]) is dropped or
+/// [`Rados::shutdown`] is called.
 #[derive(Clone, Debug)]
 pub struct Rados {
     inner: Arc<Inner>,
@@ -37,6 +39,7 @@ struct Inner {
     osdmap: watch::Receiver<Option<Arc<OsdMap>>>,
     tickets: watch::Receiver<Arc<TicketStore>>,
     mon_config: watch::Receiver<Arc<BTreeMap<String, String>>>,
+    osd: OsdClient,
     task: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -127,9 +130,16 @@ impl Rados {
             ),
             span,
         ));
+        let osd = OsdClient::start(
+            Arc::clone(&config),
+            osdmap.clone(),
+            tickets.clone(),
+            requests.clone(),
+        );
         let rados = Rados {
             inner: Arc::new(Inner {
                 config,
+                osd,
                 requests,
                 monmap,
                 osdmap,
@@ -153,6 +163,32 @@ impl Rados {
 
     fn request(&self, r: Request) -> Result<()> {
         self.inner.requests.send(r).map_err(|_| Error::Shutdown)
+    }
+
+    /// The OSD client.
+    pub(crate) fn osd(&self) -> &OsdClient {
+        &self.inner.osd
+    }
+
+    /// OSD sessions open (or opening) and OSD ops in flight: for diagnostics and tests.
+    pub fn osd_stats(&self) -> (usize, usize) {
+        self.inner.osd.stats()
+    }
+
+    /// Sends `msg` to the monitors and waits for their reply of type `reply_type` (matched
+    /// by tid; resent if the monitor changes; bounded by `rados_mon_op_timeout`).
+    pub(crate) async fn mon_request(
+        &self,
+        msg: msgr2::Message,
+        reply_type: u16,
+    ) -> Result<msgr2::Message> {
+        let (reply, rx) = oneshot::channel();
+        self.request(Request::Raw {
+            msg,
+            reply_type,
+            reply,
+        })?;
+        rx.await.map_err(|_| Error::Shutdown)?
     }
 
     /// The configuration in use.
@@ -277,9 +313,10 @@ impl Rados {
         Ok(ClusterStatus::new(&self.monmap(), &osdmap))
     }
 
-    /// Ends the session: pending requests fail with [`Error::Shutdown`], the monitor
-    /// connection closes; waits for the background task.
+    /// Ends the session: pending requests and OSD ops fail with [`Error::Shutdown`], the
+    /// monitor and OSD connections close; waits for the background task.
     pub async fn shutdown(&self) {
+        self.inner.osd.shutdown();
         let _ = self.request(Request::Shutdown);
         let handle = self
             .inner

@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use denc::EntityAddr;
 
+use crate::errno::Errno;
+
 /// A configuration problem: a file that does not parse, an option with a bad value, nothing
 /// to connect to or authenticate with.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -230,8 +232,8 @@ pub enum Error {
         /// The monitor's status text.
         status: String,
     },
-    /// A message from a monitor did not decode.
-    #[error("bad message from a monitor")]
+    /// A message from a monitor or an OSD (or an op's out-data) did not decode.
+    #[error("undecodable message or reply")]
     Decode(#[from] denc::DecodeError),
     /// A value did not fit Ceph's length fields while encoding.
     #[error(transparent)]
@@ -248,6 +250,28 @@ pub enum Error {
     /// The client was shut down (or its background task ended).
     #[error("the client is shut down")]
     Shutdown,
+    /// An OSD answered an operation with an error (`errno`); for a compound operation,
+    /// `failed_op` is the index of the first op that failed, when the reply says.
+    #[error("OSD operation failed: {errno}")]
+    Osd {
+        /// The error.
+        errno: Errno,
+        /// The first failed op of a compound operation.
+        failed_op: Option<usize>,
+    },
+    /// The monitors refused a pool operation (create, delete, snapshot).
+    #[error("pool operation failed: {errno}")]
+    PoolOp {
+        /// The error.
+        errno: Errno,
+    },
+    /// No pool of that name (or id) exists, also after checking with the monitors for a
+    /// newer OSD map.
+    #[error("pool {0} does not exist")]
+    NoSuchPool(String),
+    /// An argument that cannot be used (a name too long for the wire, a pool given twice).
+    #[error("invalid argument: {0}")]
+    InvalidArgument(&'static str),
 }
 
 impl Error {
@@ -261,6 +285,9 @@ impl Error {
         const ESHUTDOWN: i32 = 108;
         const ETIMEDOUT: i32 = 110;
         match self {
+            Error::Osd { errno, .. } | Error::PoolOp { errno } => errno.as_result(),
+            Error::NoSuchPool(_) => -ENOENT,
+            Error::InvalidArgument(_) => -EINVAL,
             Error::Command { code, .. } => *code,
             Error::Auth(_) => -EACCES,
             Error::Cephx(e) if e.is_denied() => -EACCES,
@@ -272,6 +299,18 @@ impl Error {
             Error::Shutdown => -ESHUTDOWN,
             _ => -EIO,
         }
+    }
+}
+
+impl Error {
+    /// The error as a (positive) [`Errno`]: `Errno::ENOENT`, `Errno::ETIMEDOUT`, ...
+    pub fn kind(&self) -> Errno {
+        Errno(self.errno().saturating_neg())
+    }
+
+    /// True if this is error `e` (`err.is(Errno::ENOENT)`).
+    pub fn is(&self, e: Errno) -> bool {
+        self.kind() == e
     }
 }
 

@@ -6,6 +6,9 @@ mod crush;
 mod mon_command;
 mod osd;
 mod osdmap;
+mod pools;
+mod rados;
+mod rados_format;
 mod status;
 
 use std::process::ExitCode;
@@ -32,6 +35,14 @@ pub enum Action {
     /// Placement from an OSDMap file (like `osdmaptool`).
     #[command(subcommand)]
     Osdmap(osdmap::Args),
+    /// Objects, xattrs, omap and pool snapshots (like `rados -p POOL ...`).
+    Rados(rados::Args),
+    /// List pools (like `rados lspools`).
+    Lspools,
+    /// Create a pool: NAME [AUID [CRUSH_RULE]] (like the old `rados mkpool`).
+    Mkpool(pools::MkpoolArgs),
+    /// Delete a pool: NAME NAME --yes-i-really-really-mean-it (like the old `rados rmpool`).
+    Rmpool(pools::RmpoolArgs),
 }
 
 /// Runs a subcommand.
@@ -42,5 +53,9 @@ pub async fn run(global: &GlobalArgs, command: Action) -> Result<ExitCode, CliEr
         Action::Crush(args) => crush::run(global, args).await,
         Action::Osd(args) => osd::run(global, args).await,
         Action::Osdmap(args) => osdmap::run(global, args).await,
+        Action::Rados(args) => rados::run(global, args).await,
+        Action::Lspools => pools::run(global, pools::PoolCmd::Lspools).await,
+        Action::Mkpool(args) => pools::run(global, pools::PoolCmd::Mkpool(args)).await,
+        Action::Rmpool(args) => pools::run(global, pools::PoolCmd::Rmpool(args)).await,
     }
 }

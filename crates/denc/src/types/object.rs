@@ -282,7 +282,10 @@ mod tests {
         let wire = w.finish().unwrap();
         let h = decode_exact::<HObject>(&wire).unwrap();
         assert_eq!(h, HObject::max());
-        assert_eq!(decode_exact::<HObject>(&encode_to_vec(&h).unwrap()).unwrap(), h);
+        assert_eq!(
+            decode_exact::<HObject>(&encode_to_vec(&h).unwrap()).unwrap(),
+            h
+        );
     }
 
     #[test]

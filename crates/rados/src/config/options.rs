@@ -72,6 +72,27 @@ pub fn parse_uint(option: &str, value: &str) -> Result<u64, ConfigError> {
     value.trim().parse().map_err(|_| invalid(option, value))
 }
 
+/// A `size` option: a number with an optional binary suffix (`100M`, `100MiB`, `4K`,
+/// `1G`; Ceph's `strict_iecstrtoll`). `None` if it does not parse.
+pub fn parse_size(value: &str) -> Option<u64> {
+    let v = value.trim();
+    let split = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
+    let (number, unit) = v.split_at(split);
+    let n: u64 = number.parse().ok()?;
+    let unit = unit.trim().trim_end_matches('B').trim_end_matches('i');
+    let shift = match unit {
+        "" => 0,
+        "K" | "k" => 10,
+        "M" | "m" => 20,
+        "G" | "g" => 30,
+        "T" | "t" => 40,
+        "P" | "p" => 50,
+        "E" | "e" => 60,
+        _ => return None,
+    };
+    n.checked_mul(1u64.checked_shl(shift)?)
+}
+
 /// A connection mode list (`crc secure`, `secure`, `crc,secure`), in preference order. An
 /// empty list or an unknown word is refused (Ceph would then fail every connection).
 pub fn parse_modes(option: &str, value: &str) -> Result<Vec<ConMode>, ConfigError> {
@@ -125,5 +146,11 @@ mod tests {
         assert!(parse_modes("m", "crc fast").is_err());
         assert!(parse_float("f", "-1").is_err());
         assert_eq!(parse_uint("u", " 3 ").unwrap(), 3);
+        assert_eq!(parse_size("100M"), Some(100 << 20));
+        assert_eq!(parse_size("100_M"), None);
+        assert_eq!(parse_size("4KiB"), Some(4096));
+        assert_eq!(parse_size("1024"), Some(1024));
+        assert_eq!(parse_size("1G"), Some(1 << 30));
+        assert_eq!(parse_size("x"), None);
     }
 }

@@ -1,4 +1,4 @@
-//! The monitor client's messages: their type numbers, the header version each is sent with,
+//! The client's messages (monitor and OSD): their type numbers, the header version each is sent with,
 //! and codecs for both directions (src/messages/*.h of Reef and Tentacle; Pacific's are
 //! identical for these types).
 //!
@@ -9,11 +9,16 @@
 //! decode, as Ceph's `decode_message` does.
 
 mod auth;
+mod backoff;
 mod command;
 mod config;
 mod monmap;
+mod osd_op;
+mod osd_op_reply;
+pub mod osd_types;
 mod osdmap;
 mod paxos;
+mod pool;
 mod subscribe;
 mod version;
 
@@ -22,11 +27,16 @@ use denc::{DecodeError, DecodeErrorKind, EncodeError, Reader, Writer};
 use msgr2::Message;
 
 pub use auth::{MAuth, MAuthReply};
+pub use backoff::{MOsdBackoff, backoff_op};
 pub use command::{MMonCommand, MMonCommandAck};
 pub use config::MConfig;
 pub use monmap::{MMonGetMap, MMonMap, MonFeature, MonInfo, MonMap};
+pub use osd_op::{MOsdOp, client_reqid, split_by_payload};
+pub use osd_op_reply::{MOsdOpReply, RequestRedirect};
+pub use osd_types::{RawOsdOp, SpgId};
 pub use osdmap::MOsdMap;
 pub use paxos::PaxosHeader;
+pub use pool::{MGetPoolStats, MGetPoolStatsReply, MPoolOp, MPoolOpReply, PoolStat, pool_op};
 pub use subscribe::{MMonSubscribe, MMonSubscribeAck, SUBSCRIBE_ONETIME, SubscribeItem};
 pub use version::{MMonGetVersion, MMonGetVersionReply};
 
@@ -52,12 +62,28 @@ pub mod msg_type {
     pub const MON_GET_VERSION_REPLY: u16 = 20;
     /// `CEPH_MSG_OSD_MAP`.
     pub const OSD_MAP: u16 = 41;
+    /// `CEPH_MSG_OSD_OP`.
+    pub const OSD_OP: u16 = 42;
+    /// `CEPH_MSG_OSD_OPREPLY`.
+    pub const OSD_OPREPLY: u16 = 43;
+    /// `CEPH_MSG_WATCH_NOTIFY`.
+    pub const WATCH_NOTIFY: u16 = 44;
+    /// `CEPH_MSG_POOLOP_REPLY`.
+    pub const POOLOP_REPLY: u16 = 48;
+    /// `CEPH_MSG_POOLOP`.
+    pub const POOLOP: u16 = 49;
     /// `MSG_MON_COMMAND`.
     pub const MON_COMMAND: u16 = 50;
     /// `MSG_MON_COMMAND_ACK`.
     pub const MON_COMMAND_ACK: u16 = 51;
     /// `MSG_LOGACK`.
     pub const LOG_ACK: u16 = 53;
+    /// `MSG_GETPOOLSTATS`.
+    pub const GET_POOL_STATS: u16 = 58;
+    /// `MSG_GETPOOLSTATSREPLY`.
+    pub const GET_POOL_STATS_REPLY: u16 = 59;
+    /// `CEPH_MSG_OSD_BACKOFF`.
+    pub const OSD_BACKOFF: u16 = 61;
     /// `MSG_CONFIG`.
     pub const CONFIG: u16 = 62;
 }

@@ -17,7 +17,7 @@ use rand::rngs::StdRng;
 
 use super::hunt::{HuntParams, Hunter};
 use super::maps::OsdMapTracker;
-use super::requests::{CommandReply, PendingCommand, PendingVersion, Reply, Table};
+use super::requests::{CommandReply, PendingCommand, PendingRaw, PendingVersion, Reply, Table};
 use super::subs::Subscriptions;
 use crate::error::{AuthFailure, Error, MonAttempt};
 use crate::messages::{
@@ -52,6 +52,13 @@ pub(crate) enum Request {
     GetVersion {
         what: String,
         reply: Reply<(u64, u64)>,
+    },
+    /// Send a message and answer with the monitor's reply of type `reply_type` carrying the
+    /// same tid (resent on a new session).
+    Raw {
+        msg: Message,
+        reply_type: u16,
+        reply: Reply<Message>,
     },
     /// Answer once connected with both maps (or when connecting fails).
     WaitReady { reply: Reply<()> },
@@ -178,6 +185,7 @@ pub(crate) struct MonCore {
     tickets: Option<TicketStore>,
     commands: Table<PendingCommand>,
     versions: Table<PendingVersion>,
+    raws: Table<PendingRaw>,
     maps: OsdMapTracker,
     ready_waiters: Vec<Reply<()>>,
     started: Instant,
@@ -221,6 +229,7 @@ impl MonCore {
             tickets: None,
             commands: Table::default(),
             versions: Table::default(),
+            raws: Table::default(),
             maps: OsdMapTracker::default(),
             ready_waiters: Vec::new(),
             started: now.mono,
@@ -254,6 +263,7 @@ impl MonCore {
             self.next_tick,
             self.commands.next_deadline(),
             self.versions.next_deadline(),
+            self.raws.next_deadline(),
         ];
         if !self.ever_ready && self.failure.is_none() {
             deadlines.push(Some(self.started + self.params.mount_timeout));
@@ -375,6 +385,10 @@ impl MonCore {
         for handle in versions {
             self.send_version(handle);
         }
+        let raws: Vec<u64> = self.raws.iter().map(|(tid, _)| tid).collect();
+        for tid in raws {
+            self.send_raw(tid);
+        }
         self.check_ready();
     }
 
@@ -450,6 +464,7 @@ impl MonCore {
     fn fail_pending(&mut self, error: impl Fn() -> Error) {
         self.commands.fail_all(&error);
         self.versions.fail_all(&error);
+        self.raws.fail_all(&error);
     }
 
     fn attempts_list(&self) -> Vec<MonAttempt> {
@@ -482,6 +497,10 @@ impl MonCore {
         });
         self.versions.expire(t, || Error::Timeout {
             operation: "monitor version query",
+            after: op_timeout,
+        });
+        self.raws.expire(t, || Error::Timeout {
+            operation: "monitor request",
             after: op_timeout,
         });
         if self.failure.is_none() && self.round.as_ref().is_some_and(|r| t >= r.deadline) {
@@ -562,6 +581,24 @@ impl MonCore {
                     reply,
                 });
                 self.send_version(handle);
+            }
+            Request::Raw {
+                msg,
+                reply_type,
+                reply,
+            } => {
+                if let Some(f) = &self.failure {
+                    let _ = reply.send(Err(f.error()));
+                    return;
+                }
+                let deadline = self.params.op_timeout.map(|d| now.mono + d);
+                let tid = self.raws.insert(PendingRaw {
+                    msg,
+                    reply_type,
+                    deadline,
+                    reply,
+                });
+                self.send_raw(tid);
             }
             Request::WaitReady { reply } => {
                 if self.is_ready() {
@@ -649,6 +686,38 @@ impl MonCore {
         self.send(&m, tid);
     }
 
+    fn send_raw(&mut self, tid: u64) {
+        let Some(active) = &self.active else {
+            return;
+        };
+        let Some((_, pending)) = self.raws.iter().find(|(t, _)| *t == tid) else {
+            return;
+        };
+        let mut msg = pending.msg.clone();
+        msg.header.tid = tid;
+        self.outputs.push_back(Output::Send(active.conn, msg));
+    }
+
+    /// A message the monitor client does not handle itself: the answer to a raw request?
+    pub(super) fn on_raw_reply(&mut self, msg: &Message) {
+        let tid = msg.header.tid;
+        let ours = tid != 0
+            && self
+                .raws
+                .iter()
+                .any(|(t, p)| t == tid && p.reply_type == msg.header.msg_type);
+        match if ours { self.raws.take(tid) } else { None } {
+            Some(p) => {
+                let _ = p.reply.send(Ok(msg.clone()));
+            }
+            None => tracing::debug!(
+                msg_type = msg.header.msg_type,
+                tid,
+                "ignoring a monitor message"
+            ),
+        }
+    }
+
     fn send_version(&mut self, handle: u64) {
         let Some((_, pending)) = self.versions.iter().find(|(h, _)| *h == handle) else {
             return;
@@ -689,6 +758,9 @@ fn fail_request(r: Request, error: Error) {
             let _ = reply.send(Err(error));
         }
         Request::WaitReady { reply } => {
+            let _ = reply.send(Err(error));
+        }
+        Request::Raw { reply, .. } => {
             let _ = reply.send(Err(error));
         }
         Request::Shutdown => {}

@@ -67,7 +67,7 @@ impl MonCore {
                 tracing::debug!(options = config.len(), "configuration from the monitors");
                 self.outputs.push_back(Output::Config(config));
             }
-            MonIncoming::Other(t) => tracing::debug!(msg_type = t, "ignoring a monitor message"),
+            MonIncoming::Other(_) => self.on_raw_reply(msg),
         }
     }
 

@@ -41,6 +41,27 @@ pub(crate) struct PendingVersion {
     pub(crate) reply: Reply<(u64, u64)>,
 }
 
+/// Another message awaiting a monitor's answer of a known type with the same tid
+/// (`MPoolOp` -> `MPoolOpReply`, `MGetPoolStats` -> `MGetPoolStatsReply`).
+#[derive(Debug)]
+pub(crate) struct PendingRaw {
+    /// The message, without its tid (set when sent).
+    pub(crate) msg: msgr2::Message,
+    /// The type of the answer.
+    pub(crate) reply_type: u16,
+    pub(crate) deadline: Option<Instant>,
+    pub(crate) reply: Reply<msgr2::Message>,
+}
+
+impl Pending for PendingRaw {
+    fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+    fn fail(self, error: Error) {
+        let _ = self.reply.send(Err(error));
+    }
+}
+
 /// Requests keyed by id, with the id counter.
 #[derive(Debug)]
 pub(crate) struct Table<T> {

@@ -1,0 +1,3 @@
+//! Typed clients of object classes (OSD-side methods called through [`crate::IoCtx::exec`]).
+
+pub mod lock;
