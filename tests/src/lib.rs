@@ -32,7 +32,7 @@ pub fn ceph_conf() -> PathBuf {
 /// of the project's chroots (scripts/ceph-chroot), inside that chroot with the release's own
 /// tools. `CEPH_TOOLS_CHROOT=<release>` and `CEPH_TOOLS_CONF=<conf path inside the chroot>`
 /// select the latter; the test command sets them.
-fn tool_command(tool: &str) -> Command {
+pub fn tool_command(tool: &str) -> Command {
     let timeout = Duration::from_secs(120).as_secs().to_string();
     match (
         std::env::var("CEPH_TOOLS_CHROOT"),

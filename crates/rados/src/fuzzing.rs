@@ -6,8 +6,8 @@ use bytes::Bytes;
 
 use crate::cls::lock::{LockInfo, LockList};
 use crate::messages::{
-    MGetPoolStatsReply, MOsdBackoff, MOsdMap, MOsdOpReply, MPoolOpReply, MessageCodec,
-    decode_message, encode_message,
+    MGetPoolStatsReply, MOsdBackoff, MOsdMap, MOsdOpReply, MPoolOpReply, MWatchNotify,
+    MessageCodec, NotifyReplies, decode_message, encode_message,
 };
 use crate::monc::maps::OsdMapTracker;
 use crate::osd::ops::{OutKind, decode_output};
@@ -93,6 +93,25 @@ pub fn osd_map(data: &[u8]) {
     }
 }
 
+/// `MWatchNotify` and the notify replies in its data segment; what decodes re-encodes
+/// to the same value.
+pub fn watch_notify(data: &[u8]) {
+    let Some(msg) = message::<MWatchNotify>(data) else {
+        return;
+    };
+    if let Ok(m) = decode_message::<MWatchNotify>(&msg) {
+        if let Ok(replies) = NotifyReplies::decode(&m.data) {
+            let again = NotifyReplies::decode(&replies.encode());
+            assert_eq!(
+                again.ok().as_ref(),
+                Some(&replies),
+                "notify replies re-encode"
+            );
+        }
+        let _ = encode_message(&m, 0, denc::features::ALL);
+    }
+}
+
 /// `MPoolOpReply` and `MGetPoolStatsReply`.
 pub fn pool_op_reply(data: &[u8]) {
     if let Some(msg) = message::<MPoolOpReply>(data) {
@@ -124,6 +143,7 @@ mod tests {
             osd_backoff(&data);
             osd_map(&data);
             pool_op_reply(&data);
+            watch_notify(&data);
         }
     }
 }

@@ -31,10 +31,10 @@ pub struct IoCtx {
     pub(crate) pool_name: String,
     nspace: String,
     locator_key: String,
-    read_snap: SnapId,
-    snapc: SnapContext,
-    timeout: Option<Duration>,
-    extra_flags: u32,
+    pub(crate) read_snap: SnapId,
+    pub(crate) snapc: SnapContext,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) extra_flags: u32,
 }
 
 /// The result of a compound operation: the object's version after it, and each op's
@@ -181,7 +181,7 @@ impl IoCtx {
         }
     }
 
-    fn locator(&self) -> ObjectLocator {
+    pub(crate) fn locator(&self) -> ObjectLocator {
         ObjectLocator {
             pool: self.pool,
             key: self.locator_key.clone(),
@@ -258,7 +258,7 @@ impl IoCtx {
                     snapid,
                     snapc,
                     mtime,
-                    reply,
+                    reply: reply.into(),
                 },
                 budget,
                 timeout,

@@ -53,6 +53,7 @@ pub mod messages;
 mod monc;
 mod osd;
 mod pool;
+mod watch;
 
 pub use builders::{ReadOp, WriteOp};
 pub use client::{
@@ -63,9 +64,11 @@ pub use denc::{SnapContext, SnapId};
 pub use errno::Errno;
 pub use error::{AuthFailure, ConfigError, Error, MonAttempt, Result};
 pub use ioctx::{IoCtx, OpResults};
+pub use messages::NotifyAck;
 pub use messages::PoolStat;
 pub use messages::{MonInfo, MonMap};
 pub use monc::CommandReply;
 pub use osd::ops::{CmpOp, CmpValue, OpOutput, OpResult};
 pub use osd::types::{CloneInfo, ObjectStat, OmapKeys, OmapVals, SnapSet, SparseRead, Watcher};
 pub use pool::{PoolSnap, PoolSpec};
+pub use watch::{Notification, NotifyResult, Watch, WatchEvent};

@@ -11,8 +11,8 @@ use std::process::ExitCode;
 use bytes::Bytes;
 use rados::{Errno, IoCtx, Rados};
 
-use super::pools;
 use super::rados_format::{hexdump, prettify, snap_stamp, utime};
+use super::{pools, rados_watch};
 use crate::error::CliError;
 use crate::global::GlobalArgs;
 
@@ -124,6 +124,12 @@ pub enum Cmd {
     },
     /// List pool snapshots.
     Lssnap,
+    /// Watch an object, printing and acknowledging notifies, until enter is pressed.
+    Watch { obj: String },
+    /// Notify an object's watchers with a message and print their replies.
+    Notify { obj: String, message: String },
+    /// List an object's watchers.
+    Listwatchers { obj: String },
     /// List pools.
     Lspools,
     /// Create a pool (old `rados mkpool`).
@@ -133,17 +139,17 @@ pub enum Cmd {
 }
 
 /// A failure `rados` reports as a message and exit status 1.
-struct Failed;
+pub(super) struct Failed;
 
-type Outcome = Result<(), Failed>;
+pub(super) type Outcome = Result<(), Failed>;
 
-fn fail(msg: String) -> Outcome {
+pub(super) fn fail(msg: String) -> Outcome {
     eprintln!("{msg}");
     Err(Failed)
 }
 
 /// The `cpp_strerror` text of a client error.
-fn strerror(e: &rados::Error) -> String {
+pub(super) fn strerror(e: &rados::Error) -> String {
     e.kind().cpp_strerror()
 }
 
@@ -230,6 +236,9 @@ impl Ctx {
         let io = &self.io;
         Ok(match cmd {
             Cmd::Put { obj, infile } => self.put(&obj, &infile).await?,
+            Cmd::Watch { obj } => rados_watch::watch(io, &obj).await?,
+            Cmd::Notify { obj, message } => rados_watch::notify(io, &obj, &message).await?,
+            Cmd::Listwatchers { obj } => rados_watch::listwatchers(io, &self.pool, &obj).await?,
             Cmd::Get { obj, outfile } => self.get(&obj, &outfile).await?,
             Cmd::Append { obj, infile } => self.append(&obj, &infile).await?,
             Cmd::Stat { obj } => match io.stat(&obj).await {

@@ -21,6 +21,7 @@ mod paxos;
 mod pool;
 mod subscribe;
 mod version;
+mod watch_notify;
 
 use bytes::Bytes;
 use denc::{DecodeError, DecodeErrorKind, EncodeError, Reader, Writer};
@@ -39,6 +40,7 @@ pub use paxos::PaxosHeader;
 pub use pool::{MGetPoolStats, MGetPoolStatsReply, MPoolOp, MPoolOpReply, PoolStat, pool_op};
 pub use subscribe::{MMonSubscribe, MMonSubscribeAck, SUBSCRIBE_ONETIME, SubscribeItem};
 pub use version::{MMonGetVersion, MMonGetVersionReply};
+pub use watch_notify::{MWatchNotify, NotifyAck, NotifyReplies, watch_event};
 
 /// Message type numbers (`CEPH_MSG_*`, src/include/ceph_fs.h; `MSG_*`, src/msg/Message.h).
 pub mod msg_type {

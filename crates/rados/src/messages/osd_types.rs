@@ -205,6 +205,21 @@ pub mod flag {
     pub const SUPPORTSPOOLEIO: u32 = 0x8000000;
 }
 
+/// What a WATCH op does (`CEPH_OSD_WATCH_OP_*`, odd so that pre-Giant OSDs never read
+/// them as UNWATCH).
+pub mod watch_op {
+    /// Remove the watch.
+    pub const UNWATCH: u8 = 0;
+    /// Register a watch (pre-Giant semantics, no pings).
+    pub const LEGACY_WATCH: u8 = 1;
+    /// Register a watch that the client keeps alive with pings.
+    pub const WATCH: u8 = 3;
+    /// Re-attach an existing watch to this session (after a reset or a new primary).
+    pub const RECONNECT: u8 = 5;
+    /// Keep the watch alive; fails if the OSD has dropped it.
+    pub const PING: u8 = 7;
+}
+
 /// Per-op flags (`CEPH_OSD_OP_FLAG_*`).
 pub mod op_flag {
     /// Exclusive create.
@@ -382,6 +397,16 @@ impl RawOsdOp {
             .u32(timeout);
         RawOsdOp {
             op: opcode::WATCH,
+            body: u.body,
+            ..RawOsdOp::default()
+        }
+    }
+
+    /// A notify op (`notify`: the notify's cookie).
+    pub fn notify(cookie: u64) -> Self {
+        let u = Union::new().u64(cookie);
+        RawOsdOp {
+            op: opcode::NOTIFY,
             body: u.body,
             ..RawOsdOp::default()
         }

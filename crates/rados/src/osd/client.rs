@@ -22,11 +22,11 @@ use rand::rngs::StdRng;
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::Instrument;
 
-use super::core::{Action, ConnId, ObjecterCore, OpRequest};
+use super::core::{Action, ConnId, LingerRequest, ObjecterCore, OpRequest};
 use super::throttle::Throttle;
 use crate::config::ClientConfig;
 use crate::error::{Error, Result};
-use crate::messages::{MOsdBackoff, MOsdOpReply, decode_message, msg_type};
+use crate::messages::{MOsdBackoff, MOsdOpReply, MWatchNotify, decode_message, msg_type};
 use crate::monc::core::Request;
 
 /// Outgoing messages a connection may queue before senders wait (far above the op
@@ -169,6 +169,26 @@ impl OsdClient {
                 })),
             None => work.await,
         }
+    }
+
+    /// Starts keeping registration `req` (a watch or a notify); returns its id/cookie.
+    pub(crate) fn linger_register(&self, req: LingerRequest) -> u64 {
+        let mut st = self.shared.lock();
+        let id = st.core.linger_register(req, Instant::now());
+        execute(&self.shared, &mut st);
+        id
+    }
+
+    /// Stops keeping registration `id`.
+    pub(crate) fn linger_cancel(&self, id: u64) {
+        let mut st = self.shared.lock();
+        st.core.linger_cancel(id);
+        execute(&self.shared, &mut st);
+    }
+
+    /// How long ago the OSD last confirmed watch `id`, or the error that ended it.
+    pub(crate) fn linger_check(&self, id: u64) -> Result<Duration> {
+        self.shared.lock().core.linger_check(id, Instant::now())
     }
 
     /// Fails every op and closes every OSD connection.
@@ -385,6 +405,14 @@ fn on_message(s: &Arc<Shared>, conn: ConnId, msg: &Message) {
             }
             Err(error) => tracing::warn!(%error, "undecodable backoff"),
         },
+        msg_type::WATCH_NOTIFY => match decode_message::<MWatchNotify>(msg) {
+            Ok(m) => {
+                let mut st = s.lock();
+                st.core.handle_watch_notify(m);
+                execute(s, &mut st);
+            }
+            Err(error) => tracing::warn!(%error, "undecodable watch-notify"),
+        },
         // OSDs share newer maps with clients; the monitor subscription brings them too
         msg_type::OSD_MAP => tracing::trace!("OSD map from an OSD (ignored)"),
         other => tracing::debug!(msg_type = other, "ignoring a message from an OSD"),
@@ -436,7 +464,7 @@ async fn follow_maps(shared: Weak<Shared>, mut maps: watch::Receiver<Option<Arc<
     }
 }
 
-/// Fires the core's timers (reconnect delays).
+/// Fires the core's timers (reconnect delays, watch pings).
 async fn timers(shared: Weak<Shared>, timer: Arc<tokio::sync::Notify>) {
     loop {
         let deadline = {

@@ -40,6 +40,23 @@ const RECONNECT_MAX: Duration = Duration::from_secs(5);
 /// Where a finished op's reply goes.
 pub(crate) type ReplyTx = oneshot::Sender<Result<MOsdOpReply>>;
 
+/// Who gets an op's outcome.
+#[derive(Debug)]
+pub(crate) enum ReplyTo {
+    /// The caller that submitted it.
+    Caller(ReplyTx),
+    /// The objecter itself: an op it sent for a watch or notify registration
+    /// (registration, reconnect, ping). Such ops are never resent: when their target moves
+    /// or their session resets they are dropped and the registration is sent again.
+    Linger { id: u64, role: LingerRole },
+}
+
+impl From<ReplyTx> for ReplyTo {
+    fn from(tx: ReplyTx) -> Self {
+        ReplyTo::Caller(tx)
+    }
+}
+
 /// An op handed to the objecter.
 #[derive(Debug)]
 pub(crate) struct OpRequest {
@@ -51,7 +68,7 @@ pub(crate) struct OpRequest {
     pub(crate) snapid: SnapId,
     pub(crate) snapc: SnapContext,
     pub(crate) mtime: UTime,
-    pub(crate) reply: ReplyTx,
+    pub(crate) reply: ReplyTo,
 }
 
 #[derive(Debug)]
@@ -64,6 +81,13 @@ struct Op {
     /// The map epoch from which a missing pool means ENOENT (0: not asked yet).
     map_dne_bound: u32,
     pool_check_sent: bool,
+}
+
+impl Op {
+    /// Resent when its target moves or its session resets (every op but a linger's).
+    fn resends(&self) -> bool {
+        matches!(self.req.reply, ReplyTo::Caller(_))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,6 +143,10 @@ pub(crate) struct ObjecterCore {
     conns: HashMap<ConnId, i32>,
     actions: Vec<Action>,
     stopped: bool,
+    lingers: BTreeMap<u64, linger::Linger>,
+    last_linger: u64,
+    /// When the next watch pings are due (`None`: no watch registered).
+    next_ping: Option<Instant>,
 }
 
 /// A msgr2 address of `osd` in `map` (clients talk to the public address).
@@ -141,6 +169,9 @@ impl ObjecterCore {
             conns: HashMap::new(),
             actions: Vec::new(),
             stopped: false,
+            lingers: BTreeMap::new(),
+            last_linger: 0,
+            next_ping: None,
         }
     }
 
@@ -173,6 +204,7 @@ impl ObjecterCore {
                 SessionState::Waiting { until } => Some(until),
                 _ => None,
             })
+            .chain(self.next_ping)
             .min()
     }
 
@@ -183,7 +215,9 @@ impl ObjecterCore {
         self.last_tid += 1;
         let tid = self.last_tid;
         if self.stopped {
-            let _ = req.reply.send(Err(Error::Shutdown));
+            if let ReplyTo::Caller(tx) = req.reply {
+                let _ = tx.send(Err(Error::Shutdown));
+            }
             return tid;
         }
         self.ops.insert(
@@ -244,14 +278,19 @@ impl ObjecterCore {
                 continue;
             };
             let orphan = op.session.is_none();
+            let resends = op.resends();
             match op.req.target.calc(&map) {
                 Recalc::PoolDne => self.pool_dne(tid),
                 Recalc::PoolEio => self.finish_err(tid, Errno::EIO),
+                // the registration is sent again below
+                Recalc::NeedResend if !resends => self.drop_op(tid),
+                Recalc::NoAction if orphan && !resends => self.drop_op(tid),
                 Recalc::NeedResend => self.assign_and_send(tid),
                 Recalc::NoAction if orphan => self.assign_and_send(tid),
                 Recalc::NoAction => {}
             }
         }
+        self.lingers_handle_map(&map);
     }
 
     /// A connection reached READY with `features`: sends what its session holds.
@@ -271,8 +310,19 @@ impl ObjecterCore {
         s.failures = 0;
         let tids: Vec<u64> = s.ops.iter().copied().collect();
         for tid in tids {
-            self.send_op(tid);
+            let stale = self
+                .ops
+                .get(&tid)
+                .is_some_and(|op| !op.resends() && op.attempts > 0);
+            if stale {
+                // a linger's op sent on the previous connection: the registration is
+                // sent again below
+                self.drop_op(tid);
+            } else {
+                self.send_op(tid);
+            }
         }
+        self.lingers_session_ready(osd, conn);
     }
 
     /// A connection ended: reconnect (at once if it had been up, after a growing delay if
@@ -324,6 +374,9 @@ impl ObjecterCore {
         for osd in due {
             self.dial(osd);
         }
+        if self.next_ping.is_some_and(|at| at <= now) {
+            self.ping_watches(now);
+        }
     }
 
     /// A reply on `conn` with header tid `tid`.
@@ -373,7 +426,7 @@ impl ObjecterCore {
         }
         if let Some(op) = self.ops.remove(&tid) {
             self.detach(tid, op.session);
-            let _ = op.req.reply.send(Ok(reply));
+            self.complete(op.req.reply, Ok(reply));
         }
     }
 
@@ -442,7 +495,7 @@ impl ObjecterCore {
     pub(crate) fn handle_pool_check_failed(&mut self, tid: u64, error: Error) {
         if let Some(op) = self.ops.remove(&tid) {
             self.detach(tid, op.session);
-            let _ = op.req.reply.send(Err(error));
+            self.complete(op.req.reply, Err(error));
         }
     }
 
@@ -450,8 +503,11 @@ impl ObjecterCore {
     pub(crate) fn shutdown(&mut self) {
         self.stopped = true;
         for (_, op) in std::mem::take(&mut self.ops) {
-            let _ = op.req.reply.send(Err(Error::Shutdown));
+            if let ReplyTo::Caller(tx) = op.req.reply {
+                let _ = tx.send(Err(Error::Shutdown));
+            }
         }
+        self.lingers_shutdown();
         for (_, s) in std::mem::take(&mut self.sessions) {
             self.actions.push(Action::Close(s.conn));
         }
@@ -647,13 +703,37 @@ impl ObjecterCore {
     fn finish_err(&mut self, tid: u64, errno: Errno) {
         if let Some(op) = self.ops.remove(&tid) {
             self.detach(tid, op.session);
-            let _ = op.req.reply.send(Err(Error::Osd {
-                errno,
-                failed_op: None,
-            }));
+            self.complete(
+                op.req.reply,
+                Err(Error::Osd {
+                    errno,
+                    failed_op: None,
+                }),
+            );
+        }
+    }
+
+    /// Hands an op's outcome to whoever waits for it.
+    fn complete(&mut self, to: ReplyTo, outcome: Result<MOsdOpReply>) {
+        match to {
+            ReplyTo::Caller(tx) => {
+                let _ = tx.send(outcome);
+            }
+            ReplyTo::Linger { id, role } => self.linger_op_done(id, role, outcome),
+        }
+    }
+
+    /// Forgets op `tid` without telling anyone (a linger's op that is superseded).
+    fn drop_op(&mut self, tid: u64) {
+        if let Some(op) = self.ops.remove(&tid) {
+            self.detach(tid, op.session);
         }
     }
 }
+
+#[path = "linger.rs"]
+pub(crate) mod linger;
+pub(crate) use linger::{LingerKind, LingerRequest, LingerRole};
 
 #[cfg(test)]
 #[path = "core_tests.rs"]

@@ -93,7 +93,7 @@ impl Harness {
             snapid: SnapId::NOSNAP,
             snapc: SnapContext::default(),
             mtime: UTime::new(1, 0),
-            reply: tx,
+            reply: tx.into(),
         });
         (tid, rx)
     }
@@ -376,7 +376,7 @@ fn a_missing_pool_is_checked_with_the_monitors() {
         snapid: SnapId::NOSNAP,
         snapc: SnapContext::default(),
         mtime: UTime::default(),
-        reply: tx,
+        reply: tx.into(),
     });
     let a = h.actions();
     assert!(matches!(a[..], [Action::CheckPool { tid: t }] if t == tid));
@@ -399,7 +399,7 @@ fn a_missing_pool_is_checked_with_the_monitors() {
         snapid: SnapId::NOSNAP,
         snapc: SnapContext::default(),
         mtime: UTime::default(),
-        reply: tx,
+        reply: tx.into(),
     });
     h.actions();
     h.core.handle_pool_bound(tid, 9);
@@ -583,3 +583,6 @@ fn cache_tier_overlays_redirect_reads_and_writes() {
     let sent = sent(h.actions());
     assert_eq!(sent[0].1.oloc.pool, POOL);
 }
+
+#[path = "linger_tests.rs"]
+mod linger;

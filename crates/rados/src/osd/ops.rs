@@ -9,7 +9,7 @@ use denc::{Reader, UTime, Writer};
 
 use super::types::{ObjectStat, OmapKeys, OmapVals, SnapSet, SparseRead, Watcher, WatcherList};
 use crate::error::{Error, Result};
-use crate::messages::osd_types::{RawOsdOp, op_flag, opcode};
+use crate::messages::osd_types::{RawOsdOp, op_flag, opcode, watch_op};
 
 /// How an op's out-data is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -319,6 +319,26 @@ impl OpSpec {
             RawOsdOp::new(opcode::LIST_SNAPS),
             Bytes::new(),
             OutKind::Snaps,
+        )
+    }
+
+    /// Acknowledges notification `notify_id` of watch `cookie` with `reply`
+    /// (`NOTIFY_ACK`: notify id, cookie, reply bufferlist).
+    pub(crate) fn notify_ack(notify_id: u64, cookie: u64, reply: &Bytes) -> Self {
+        let indata = encode(|w| {
+            w.put_u64(notify_id);
+            w.put_u64(cookie);
+            w.put(reply);
+        });
+        Self::new(RawOsdOp::new(opcode::NOTIFY_ACK), indata, OutKind::Nothing)
+    }
+
+    /// Removes watch `cookie` of this client.
+    pub(crate) fn unwatch(cookie: u64) -> Self {
+        Self::new(
+            RawOsdOp::watch(cookie, watch_op::UNWATCH, 0, 0),
+            Bytes::new(),
+            OutKind::Nothing,
         )
     }
 
