@@ -310,3 +310,14 @@ pub fn pattern(len: usize, seed: u64) -> Vec<u8> {
         })
         .collect()
 }
+
+/// Sends the client's tracing output to the test's output when `RUST_LOG` is set (e.g.
+/// `RUST_LOG=rados=debug cargo test ... -- --nocapture`); harmless if called twice.
+pub fn init_tracing() {
+    if std::env::var_os("RUST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
+    }
+}

@@ -15,6 +15,7 @@ use rados::{ClientConfig, Errno, IoCtx, Rados, Watch, WatchEvent};
 const POOL: &str = "rbd";
 
 fn runtime() -> tokio::runtime::Runtime {
+    interop_tests::init_tracing();
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

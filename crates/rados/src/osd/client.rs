@@ -126,7 +126,7 @@ impl OsdClient {
             nonce: rand::random::<u32>() | 1,
             global_seq: AtomicU64::new(0),
         });
-        let span = tracing::debug_span!("objecter");
+        let span = tracing::debug_span!("objecter", client = global_id);
         tokio::spawn(follow_maps(Arc::downgrade(&shared), osdmaps).instrument(span.clone()));
         tokio::spawn(timers(Arc::downgrade(&shared), Arc::clone(&shared.timer)).instrument(span));
         OsdClient { shared }
@@ -349,7 +349,7 @@ fn dial(
         ..DriverOptions::default()
     };
     let (handle, events) = msgr2::driver::spawn(cfg, Box::new(auth), options);
-    let span = tracing::debug_span!("osd", osd, conn, %addr);
+    let span = tracing::debug_span!("osd", client = global_id, osd, conn, %addr);
     tokio::spawn(conn_events(Arc::downgrade(shared), conn, events).instrument(span));
     Ok(handle)
 }

@@ -251,10 +251,16 @@ impl ObjecterCore {
 
     /// A newer OSD map: closes sessions to OSDs that went down or moved, and resends every
     /// op whose target changed (in tid order, so that ops to one object keep their order).
+    ///
+    /// Maps come through a channel that keeps only the newest: when epochs were skipped, a
+    /// PG may have changed hands and come back in between (the OSD then drops ops and
+    /// notifies of the old interval), so everything is resent, as Objecter does after a
+    /// skipped map.
     pub(crate) fn handle_map(&mut self, map: Arc<OsdMap>) {
         if map.epoch <= self.map.epoch {
             return;
         }
+        let skipped = self.map.epoch > 0 && map.epoch > self.map.epoch + 1;
         tracing::debug!(
             from = self.map.epoch,
             to = map.epoch,
@@ -284,13 +290,13 @@ impl ObjecterCore {
                 Recalc::PoolEio => self.finish_err(tid, Errno::EIO),
                 // the registration is sent again below
                 Recalc::NeedResend if !resends => self.drop_op(tid),
-                Recalc::NoAction if orphan && !resends => self.drop_op(tid),
+                Recalc::NoAction if (orphan || skipped) && !resends => self.drop_op(tid),
                 Recalc::NeedResend => self.assign_and_send(tid),
-                Recalc::NoAction if orphan => self.assign_and_send(tid),
+                Recalc::NoAction if orphan || skipped => self.assign_and_send(tid),
                 Recalc::NoAction => {}
             }
         }
-        self.lingers_handle_map(&map);
+        self.lingers_handle_map(&map, skipped);
     }
 
     /// A connection reached READY with `features`: sends what its session holds.

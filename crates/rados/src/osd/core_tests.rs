@@ -586,3 +586,24 @@ fn cache_tier_overlays_redirect_reads_and_writes() {
 
 #[path = "linger_tests.rs"]
 mod linger;
+
+#[test]
+fn a_skipped_epoch_resends_everything() {
+    // epochs 6 and 7 moved the PG away and back (the OSD dropped the op); the objecter
+    // sees only epoch 8, whose placement equals epoch 5's
+    let m5 = map(5, &[0, 1]);
+    let mut h = Harness::new(m5.clone());
+    let (tid, _rx) = h.write("obj");
+    let a = h.actions();
+    h.connect(a, PACIFIC);
+    let mut m8 = m5.clone();
+    m8.epoch = 8;
+    h.core.handle_map(Arc::new(m8.clone()));
+    let msgs = sent(h.actions());
+    assert_eq!(msgs.len(), 1);
+    assert_eq!((msgs[0].1.reqid.tid, msgs[0].1.retry_attempt), (tid, 1));
+    assert_ne!(msgs[0].1.flags & flag::RETRY, 0);
+    // the next epoch in sequence, unchanged: nothing to resend
+    h.core.handle_map(next(&m8, |_| {}));
+    assert!(sent(h.actions()).is_empty());
+}

@@ -308,8 +308,12 @@ impl ObjecterCore {
     }
 
     /// After a new map: sends again every registration whose target moved or whose
-    /// session is gone.
-    pub(super) fn lingers_handle_map(&mut self, map: &std::sync::Arc<osdmap::OsdMap>) {
+    /// session is gone (all of them if epochs were `skipped`).
+    pub(super) fn lingers_handle_map(
+        &mut self,
+        map: &std::sync::Arc<osdmap::OsdMap>,
+        skipped: bool,
+    ) {
         let ids: Vec<u64> = self.lingers.keys().copied().collect();
         for id in ids {
             let Some(l) = self.lingers.get_mut(&id) else {
@@ -321,6 +325,7 @@ impl ObjecterCore {
                 Recalc::PoolDne if existed => self.linger_failed(id, Errno::ENOENT),
                 Recalc::PoolEio => self.linger_failed(id, Errno::EIO),
                 Recalc::NeedResend => self.send_linger(id),
+                Recalc::PoolDne | Recalc::NoAction if skipped => self.send_linger(id),
                 Recalc::PoolDne | Recalc::NoAction => {
                     if !self.linger_on_live_session(id) {
                         self.send_linger(id);

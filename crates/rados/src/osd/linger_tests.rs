@@ -342,3 +342,17 @@ fn shutdown_fails_pending_registrations() {
     assert!(matches!(reg.try_recv().unwrap(), Err(Error::Shutdown)));
     assert!(matches!(done.try_recv().unwrap(), Err(Error::Shutdown)));
 }
+
+#[test]
+fn a_skipped_epoch_reattaches_watches() {
+    let m5 = map(5, &[2, 1]);
+    let mut h = Harness::new(m5.clone());
+    let (id, _, conn) = registered_watch(&mut h);
+    let mut m9 = m5.clone();
+    m9.epoch = 9;
+    h.core.handle_map(Arc::new(m9));
+    let msgs = sent(h.actions());
+    assert_eq!(msgs.len(), 1);
+    assert_eq!(msgs[0].0, conn);
+    assert_eq!(watch_fields(&msgs[0].1), (id, watch_op::RECONNECT, 1, 0));
+}
