@@ -361,3 +361,105 @@ fn pool_snapshots_and_pools_like_rados() {
         format!("error opening pool {pool}: (2) No such file or directory\n")
     );
 }
+
+#[test]
+fn ls_prints_like_rados() {
+    let pool = unique("rbd-rs-cli-ls");
+    ceph_tool("ceph", &["osd", "pool", "create", &pool, "16"]);
+    ceph_tool(
+        "ceph",
+        &["osd", "pool", "application", "enable", &pool, "rados"],
+    );
+    let r = |args: &[&str]| -> Output {
+        let mut all = vec!["rados", "-p", pool.as_str()];
+        all.extend(args);
+        rbd_rs(&all)
+    };
+    let t = |args: &[&str]| -> Output {
+        let mut all = vec!["-p", pool.as_str()];
+        all.extend(args);
+        try_ceph_tool("rados", &all)
+    };
+    let same = |args: &[&str]| {
+        let (ours, theirs) = (r(args), t(args));
+        assert_eq!(
+            String::from_utf8_lossy(&ours.stdout),
+            String::from_utf8_lossy(&theirs.stdout),
+            "{args:?}"
+        );
+        assert_eq!(ours.stderr, theirs.stderr, "{args:?}");
+        assert_eq!(ours.status.code(), theirs.status.code(), "{args:?}");
+        ours
+    };
+    // an empty pool
+    for args in [&["ls"][..], &["ls", "--all"], &["ls", "--format", "json"]] {
+        assert!(ok(&same(args)).stdout.len() <= 2);
+    }
+    same(&["ls", "--format", "json-pretty"]);
+    // objects from both tools, in namespaces, some with locator keys ("quoted" names too)
+    let dir = scratch_dir("cli-ls");
+    let src = dir.join("in");
+    std::fs::write(&src, b"x").unwrap();
+    for i in 0..40 {
+        let name = if i % 13 == 0 {
+            format!("odd \"name\"\t{i}")
+        } else {
+            format!("obj-{i}")
+        };
+        let mut args = Vec::new();
+        if i % 3 == 1 {
+            args.extend(["-N", "ns-a"]);
+        }
+        if i % 4 == 0 {
+            args.extend(["--object-locator", "loc"]);
+        }
+        let view = tool_view(&src);
+        if i % 2 == 0 {
+            args.extend(["put", name.as_str(), view.as_str()]);
+            t(&args);
+        } else {
+            args.extend(["put", name.as_str(), "-"]);
+            ok(&rbd_rs_in(
+                &[&["rados", "-p", pool.as_str()][..], &args].concat(),
+                b"y",
+            ));
+        }
+    }
+    for args in [
+        &["ls"][..],
+        &["ls", "-"],
+        &["ls", "--all"],
+        &["ls", "--all", "--default"],
+        &["ls", "--all", "-N", "ns-a"],
+        &["-N", "ns-a", "ls"],
+        &["-N", "nothing-here", "ls"],
+        &["ls", "--format", "json"],
+        &["ls", "--all", "--format", "json"],
+        &["ls", "--all", "--format", "json-pretty"],
+        &["ls", "some-file"],
+    ] {
+        same(args);
+    }
+    let listed = ok(&r(&["ls", "--all"])).stdout.clone();
+    assert_eq!(String::from_utf8_lossy(&listed).lines().count(), 40);
+    // --output FILE
+    let ours = dir.join("ours.txt");
+    let theirs = dir.join("theirs.txt");
+    ok(&r(&["ls", "--all", "--output", ours.to_str().unwrap()]));
+    ok(&t(&["ls", "--all", "--output", &tool_view(&theirs)]));
+    assert_eq!(
+        std::fs::read(&ours).unwrap(),
+        std::fs::read(&theirs).unwrap()
+    );
+    assert_eq!(std::fs::read(&ours).unwrap(), listed);
+    ok(&rbd_rs(&[
+        "rmpool",
+        &pool,
+        &pool,
+        "--yes-i-really-really-mean-it",
+    ]));
+    // a missing pool
+    let missing = r(&["ls"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert_eq!(missing.stderr, t(&["ls"]).stderr);
+}

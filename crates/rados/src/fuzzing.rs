@@ -5,11 +5,13 @@
 use bytes::Bytes;
 
 use crate::cls::lock::{LockInfo, LockList};
+use crate::list::ListCursor;
 use crate::messages::{
-    MGetPoolStatsReply, MOsdBackoff, MOsdMap, MOsdOpReply, MPoolOpReply, MWatchNotify,
-    MessageCodec, NotifyReplies, decode_message, encode_message,
+    ListPosition, MGetPoolStatsReply, MOsdBackoff, MOsdMap, MOsdOpReply, MPoolOpReply,
+    MWatchNotify, MessageCodec, NotifyReplies, PgNlsResponse, decode_message, encode_message,
 };
 use crate::monc::maps::OsdMapTracker;
+use crate::osd::listing::ListState;
 use crate::osd::ops::{OutKind, decode_output};
 use crate::osd::types::{SnapSet, WatcherList};
 
@@ -69,6 +71,52 @@ pub fn op_outputs(data: &[u8]) {
     let _ = denc::decode_exact::<WatcherList>(data);
     let _ = denc::decode_exact::<LockInfo>(data);
     let _ = denc::decode_exact::<LockList>(data);
+}
+
+/// A PGNLS op's out-data (`pg_nls_response_t`, maybe a legacy trailer): what decodes
+/// re-encodes to a value that decodes the same, and drives a listing (as the answer to
+/// its first request and to one from the middle of the pool); listing cursors from raw
+/// bytes and from text.
+pub fn pg_nls_reply(data: &[u8]) {
+    if let Ok(response) = PgNlsResponse::decode_outdata(data) {
+        let again = denc::encode_to_vec(&response)
+            .ok()
+            .and_then(|bytes| PgNlsResponse::decode_outdata(&bytes).ok());
+        assert_eq!(
+            again.as_ref(),
+            Some(&response),
+            "pg_nls_response_t round trip"
+        );
+        let pool = if response.handle.max {
+            1
+        } else {
+            response.handle.pool
+        };
+        let middle = ListPosition {
+            hash: 0x8000_0000,
+            pool,
+            ..ListPosition::default()
+        };
+        for start in [ListPosition::min(), middle] {
+            let mut state = ListState::new(pool, 4, start);
+            if state.next_request().is_some() && state.handle_response(response.clone()).is_ok() {
+                let _ = state.next_request();
+                let _ = state.take_page();
+                let cursor = ListCursor::from(state.cursor().clone());
+                let text = cursor.to_string();
+                assert_eq!(text.parse::<ListCursor>().ok(), Some(cursor));
+            }
+        }
+    }
+    if let Ok(cursor) = ListCursor::from_bytes(data) {
+        assert_eq!(
+            ListCursor::from_bytes(&cursor.to_bytes()).ok(),
+            Some(cursor)
+        );
+    }
+    if let Ok(text) = std::str::from_utf8(data) {
+        let _ = text.parse::<ListCursor>();
+    }
 }
 
 /// `MOSDBackoff`, and the acknowledgement we would send.
@@ -144,6 +192,20 @@ mod tests {
             osd_map(&data);
             pool_op_reply(&data);
             watch_notify(&data);
+            pg_nls_reply(&data);
+        }
+    }
+
+    #[test]
+    fn pg_nls_body_on_real_samples_and_mutations() {
+        let mut rng = denc::testing::TestRng::new(7);
+        for sample in denc::testing::samples("pg_nls_response_t") {
+            pg_nls_reply(&sample.bytes);
+            for _ in 0..200 {
+                let mut m = sample.bytes.clone();
+                denc::testing::mutate(&mut rng, &mut m);
+                pg_nls_reply(&m);
+            }
         }
     }
 }

@@ -171,6 +171,11 @@ impl IoCtx {
         self
     }
 
+    /// The timeout bounding each op of this handle.
+    pub(crate) fn op_timeout(&self) -> Option<Duration> {
+        self.timeout
+    }
+
     /// With `true`, writes to a full pool or cluster fail at once (ENOSPC / EDQUOT)
     /// instead of waiting for space (`rados_ioctx_set_pool_full_try`).
     pub fn set_pool_full_try(&mut self, yes: bool) {

@@ -1,7 +1,8 @@
 //! A RADOS client: configuration the way librados reads it, the monitor client (hunting,
 //! CephX over msgr2, monitor and OSD maps, commands, ticket renewal) and the OSD client
 //! (sessions to OSDs with CephX authorizers, compound object operations, resends on map
-//! changes, backoffs, throttling), pools and snapshots.
+//! changes, backoffs, throttling), pools and snapshots, and object listing
+//! ([`IoCtx::list_objects`]: every PG walked with PGNLS, resumable from a [`ListCursor`]).
 //!
 //! ```no_run
 //! # async fn f() -> Result<(), rados::Error> {
@@ -49,6 +50,7 @@ mod error;
 #[doc(hidden)]
 pub mod fuzzing;
 mod ioctx;
+mod list;
 pub mod messages;
 mod monc;
 mod osd;
@@ -64,6 +66,7 @@ pub use denc::{SnapContext, SnapId};
 pub use errno::Errno;
 pub use error::{AuthFailure, ConfigError, Error, MonAttempt, Result};
 pub use ioctx::{IoCtx, OpResults};
+pub use list::{ALL_NAMESPACES, ListCursor, ObjectEntry, ObjectLister};
 pub use messages::NotifyAck;
 pub use messages::PoolStat;
 pub use messages::{MonInfo, MonMap};

@@ -9,6 +9,7 @@ mod osdmap;
 mod pools;
 mod rados;
 mod rados_format;
+mod rados_ls;
 mod rados_watch;
 mod status;
 

@@ -12,9 +12,10 @@ use bytes::Bytes;
 use rados::{Errno, IoCtx, Rados};
 
 use super::rados_format::{hexdump, prettify, snap_stamp, utime};
-use super::{pools, rados_watch};
+use super::{pools, rados_ls, rados_watch};
 use crate::error::CliError;
 use crate::global::GlobalArgs;
+use crate::output::Format;
 
 /// `rados`'s default op size for put/get (`default_op_size`, 4 MiB).
 const DEFAULT_OP_SIZE: u64 = 1 << 22;
@@ -45,6 +46,15 @@ pub struct Args {
     /// Value from this file (setomapval).
     #[arg(long = "input-file", global = true, value_name = "FILE")]
     pub input_file: Option<PathBuf>,
+    /// ls: list every namespace (unless -N or --default is given).
+    #[arg(long = "all", global = true)]
+    pub all: bool,
+    /// ls: list the default namespace even with --all.
+    #[arg(long = "default", global = true)]
+    pub default_ns: bool,
+    /// ls: write the listing to this file.
+    #[arg(short = 'o', long = "output", global = true, value_name = "FILE")]
+    pub output: Option<String>,
     /// The command.
     #[command(subcommand)]
     pub cmd: Cmd,
@@ -130,6 +140,8 @@ pub enum Cmd {
     Notify { obj: String, message: String },
     /// List an object's watchers.
     Listwatchers { obj: String },
+    /// List objects ("-" or nothing: to stdout; a file needs --output).
+    Ls { outfile: Option<String> },
     /// List pools.
     Lspools,
     /// Create a pool (old `rados mkpool`).
@@ -156,7 +168,7 @@ pub(super) fn strerror(e: &rados::Error) -> String {
 /// Runs a `rados` command.
 pub async fn run(global: &GlobalArgs, args: Args) -> Result<ExitCode, CliError> {
     let rados = global.connect().await?;
-    let outcome = dispatch(&rados, args).await;
+    let outcome = dispatch(&rados, args, global.format).await;
     rados.shutdown().await;
     Ok(match outcome? {
         Ok(()) => ExitCode::SUCCESS,
@@ -164,7 +176,7 @@ pub async fn run(global: &GlobalArgs, args: Args) -> Result<ExitCode, CliError> 
     })
 }
 
-async fn dispatch(rados: &Rados, args: Args) -> Result<Outcome, CliError> {
+async fn dispatch(rados: &Rados, args: Args, format: Format) -> Result<Outcome, CliError> {
     match args.cmd {
         Cmd::Lspools => return pools::print_pools(rados).map(Ok),
         Cmd::Mkpool(a) => return Ok(pools::mkpool(rados, a).await?.map_err(|()| Failed)),
@@ -200,6 +212,16 @@ async fn dispatch(rados: &Rados, args: Args) -> Result<Outcome, CliError> {
                 )));
             }
         }
+    }
+    if let Cmd::Ls { outfile } = &args.cmd {
+        let req = rados_ls::LsRequest {
+            // -N wins over --all, --default over --all
+            wildcard: args.all && !args.default_ns && args.nspace.is_none(),
+            outfile: outfile.as_deref(),
+            output: args.output.as_deref(),
+            format,
+        };
+        return Ok(rados_ls::ls(&io, &req).await?.map_err(|()| Failed));
     }
     let op_size = args.op_size.unwrap_or(DEFAULT_OP_SIZE).max(1);
     let c = Ctx {
@@ -470,7 +492,7 @@ impl Ctx {
                 writeln!(out, "{} snaps", snaps.len())?;
                 Ok(())
             }
-            Cmd::Lspools | Cmd::Mkpool(_) | Cmd::Rmpool(_) => Ok(()),
+            Cmd::Lspools | Cmd::Mkpool(_) | Cmd::Rmpool(_) | Cmd::Ls { .. } => Ok(()),
         })
     }
 

@@ -141,8 +141,8 @@ pub mod opcode {
     pub const CALL: u16 = 0x1401;
     /// `PGLS`.
     pub const PGLS: u16 = 0x1501;
-    /// `PGNLS`.
-    pub const PGNLS: u16 = 0x1503;
+    /// `PGNLS` (`__CEPH_OSD_OP(RD, PG, 5)`; 0x1503 is `PG_HITSET_LS`).
+    pub const PGNLS: u16 = 0x1505;
 
     /// True for ops that may write (`ceph_osd_op_mode_modify`).
     pub fn is_write(op: u16) -> bool {

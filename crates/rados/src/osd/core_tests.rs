@@ -607,3 +607,60 @@ fn a_skipped_epoch_resends_everything() {
     h.core.handle_map(next(&m8, |_| {}));
     assert!(sent(h.actions()).is_empty());
 }
+
+#[test]
+fn pg_ops_go_to_the_pg_of_their_hash_and_follow_splits() {
+    // Objecter::pg_read: no object, the raw hash given; IGNORE_OVERLAY; the MOSDOp carries
+    // the hash (the OSD checks its PG contains it)
+    let mut m = map(5, &[0, 1]);
+    if let Some(p) = m.pools.get_mut(&POOL) {
+        p.read_tier = 9; // an overlay a PG op must ignore
+    }
+    let mut h = Harness::new(m);
+    let hash = 0x8000_000d_u32; // PG 5 of 8, PG 13 of 16
+    let (tx, _rx) = oneshot::channel();
+    let mut op = RawOsdOp::pgls(opcode::PGNLS, 10, 5);
+    op.payload_len = 3;
+    h.core.submit(OpRequest {
+        target: Target::for_pg(
+            ObjectLocator::new(POOL).in_namespace("\u{1}"),
+            hash,
+            flag::READ,
+        ),
+        ops: vec![op],
+        data: Bytes::from_static(b"abc"),
+        snapid: SnapId::NOSNAP,
+        snapc: SnapContext::default(),
+        mtime: UTime::default(),
+        reply: tx.into(),
+    });
+    let a = h.actions();
+    let msgs = h.connect(a, PACIFIC);
+    let m = &msgs[0].1;
+    assert_eq!(m.oid, "");
+    assert_eq!((m.hash, m.pgid.pgid.seed, m.oloc.pool), (hash, 5, POOL));
+    assert_eq!(m.oloc.nspace, "\u{1}");
+    assert_eq!(m.oloc.hash, -1);
+    assert_ne!(m.flags & flag::IGNORE_OVERLAY, 0);
+    assert_eq!(
+        m.flags & flag::PGOP,
+        0,
+        "librados lists without the PGOP flag"
+    );
+    assert_eq!(m.ops[0].op, 0x1505);
+    // a split moves the op to the child that holds the hash
+    let split = next(h.core.map(), |m| {
+        if let Some(p) = m.pools.get_mut(&POOL) {
+            p.pg_num = 16;
+            p.pgp_num = 16;
+        }
+        for seed in 0..16 {
+            m.pg_temp.insert(PgId::new(POOL as u64, seed), vec![0, 1]);
+        }
+    });
+    h.core.handle_map(split);
+    let msgs = sent(h.actions());
+    assert_eq!(msgs.len(), 1);
+    assert_eq!((msgs[0].1.pgid.pgid.seed, msgs[0].1.hash), (13, hash));
+    assert_eq!(msgs[0].1.retry_attempt, 1);
+}

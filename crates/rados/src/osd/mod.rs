@@ -4,6 +4,7 @@
 pub(crate) mod backoff;
 pub(crate) mod client;
 pub(crate) mod core;
+pub(crate) mod listing;
 pub(crate) mod ops;
 pub(crate) mod target;
 pub(crate) mod throttle;

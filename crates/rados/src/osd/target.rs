@@ -32,6 +32,9 @@ pub(crate) struct Target {
     pub(crate) target_pool: i64,
     /// `CEPH_OSD_FLAG_*` of the op (READ, WRITE, ...).
     pub(crate) flags: u32,
+    /// For PG ops (listing): the raw PG given up front (`precalc_pgid` / `base_pgid`),
+    /// used instead of hashing `oid`; its seed is the placement hash the op is about.
+    pub(crate) base_pgid: Option<PgId>,
     /// The raw PG (full placement hash) of the object.
     pub(crate) raw_pgid: Option<PgId>,
     /// The PG and shard the op goes to.
@@ -61,6 +64,7 @@ impl Target {
             oid,
             oloc,
             flags,
+            base_pgid: None,
             raw_pgid: None,
             actual: SpgId::default(),
             up: Vec::new(),
@@ -76,6 +80,18 @@ impl Target {
             last_force_resend: 0,
             pool_ever_existed: false,
         }
+    }
+
+    /// A PG op (`Objecter::prepare_pg_read_op`): no object; aimed at the PG that raw
+    /// placement hash `hash` of the locator's pool falls in, whatever `pg_num` is when it
+    /// is (re)sent. The overlay is ignored (Ceph asserts it for PG ops).
+    pub(crate) fn for_pg(oloc: ObjectLocator, hash: u32, flags: u32) -> Self {
+        let base = u64::try_from(oloc.pool)
+            .ok()
+            .map(|pool| PgId::new(pool, hash));
+        let mut t = Target::new(String::new(), oloc, flags | flag::IGNORE_OVERLAY);
+        t.base_pgid = base;
+        t
     }
 
     fn is_read(&self) -> bool {
@@ -161,7 +177,12 @@ impl Target {
             return Recalc::PoolDne;
         };
         self.target_pool = target_pool;
-        let Ok(raw) = map.object_locator_to_raw_pg(&self.oid, &self.target_oloc()) else {
+        let raw = match self.base_pgid {
+            // a PG op names its raw PG itself (the pool is the base pool: no overlay)
+            Some(pg) => Ok(pg),
+            None => map.object_locator_to_raw_pg(&self.oid, &self.target_oloc()),
+        };
+        let Ok(raw) = raw else {
             self.osd = -1;
             return Recalc::PoolDne;
         };
