@@ -40,6 +40,8 @@ pub mod map_flags {
     pub const PAUSEWR: u32 = 1 << 3;
     /// Cluster full (pre-Mimic).
     pub const FULL: u32 = 1 << 1;
+    /// Objects sort bitwise (required since Luminous).
+    pub const SORTBITWISE: u32 = 1 << 15;
     /// Legacy "require jewel OSDs".
     pub const REQUIRE_JEWEL: u32 = 1 << 16;
     /// Legacy "require kraken OSDs".

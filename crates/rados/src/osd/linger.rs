@@ -319,7 +319,7 @@ impl ObjecterCore {
             let Some(l) = self.lingers.get_mut(&id) else {
                 continue;
             };
-            let recalc = l.req.target.calc(map);
+            let recalc = l.req.target.calc_any_change(map);
             let existed = l.req.target.pool_ever_existed;
             match recalc {
                 Recalc::PoolDne if existed => self.linger_failed(id, Errno::ENOENT),

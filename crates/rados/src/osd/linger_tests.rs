@@ -356,3 +356,19 @@ fn a_skipped_epoch_reattaches_watches() {
     assert_eq!(msgs[0].0, conn);
     assert_eq!(watch_fields(&msgs[0].1), (id, watch_op::RECONNECT, 1, 0));
 }
+
+#[test]
+fn a_replica_change_reattaches_watches_but_does_not_resend_ops() {
+    // osd.0 joins the acting set behind the same primary: a new PG interval, in which the
+    // OSD forgets watch state; plain ops stay where they are
+    let m5 = map(5, &[2, 1]);
+    let mut h = Harness::new(m5.clone());
+    let (id, _, conn) = registered_watch(&mut h);
+    let (_tid, _rx) = h.write("other");
+    let _ = sent(h.actions());
+    h.core.handle_map(next(&m5, |m| set_acting(m, &[2, 1, 0])));
+    let msgs = sent(h.actions());
+    assert_eq!(msgs.len(), 1, "{msgs:?}");
+    assert_eq!(msgs[0].0, conn);
+    assert_eq!(watch_fields(&msgs[0].1), (id, watch_op::RECONNECT, 1, 0));
+}

@@ -55,6 +55,10 @@ pub(crate) struct Target {
     pub(crate) last_force_resend: u32,
     /// The pool existed for this op once (a later absence means it was deleted).
     pub(crate) pool_ever_existed: bool,
+    /// The map's SORTBITWISE and RECOVERY_DELETES flags when the target was last set (part
+    /// of what makes a new PG interval).
+    sort_bitwise: bool,
+    recovery_deletes: bool,
 }
 
 impl Target {
@@ -79,6 +83,8 @@ impl Target {
             paused: false,
             last_force_resend: 0,
             pool_ever_existed: false,
+            sort_bitwise: false,
+            recovery_deletes: false,
         }
     }
 
@@ -145,6 +151,17 @@ impl Target {
 
     /// Recomputes the target against `map` (`_calc_target` with `any_change = false`).
     pub(crate) fn calc(&mut self, map: &OsdMap) -> Recalc {
+        self.calc_with(map, false)
+    }
+
+    /// Recomputes the target of a watch or notify (`_calc_target` with `any_change =
+    /// true`): any new PG interval means a resend, since the OSD drops watch and notify
+    /// state when its PG changes interval, even if the primary stays.
+    pub(crate) fn calc_any_change(&mut self, map: &OsdMap) -> Recalc {
+        self.calc_with(map, true)
+    }
+
+    fn calc_with(&mut self, map: &OsdMap, any_change: bool) -> Recalc {
         let Some(base) = map.pool(self.oloc.pool) else {
             self.osd = -1;
             return Recalc::PoolDne;
@@ -200,7 +217,26 @@ impl Target {
         } else {
             0
         };
+        let sort_bitwise = map.flags & map_flags::SORTBITWISE != 0;
+        let recovery_deletes = map.flags & map_flags::RECOVERY_DELETES != 0;
+        // PastIntervals::is_new_interval (the stretch-mode fields aside)
+        if any_change
+            && self.raw_pgid.is_some()
+            && (self.acting_primary != ua.acting_primary
+                || self.acting != ua.acting
+                || self.up_primary != ua.up_primary
+                || self.up != ua.up
+                || self.size != pool.size
+                || self.min_size != pool.min_size
+                || self.pg_num != pg_num
+                || self.pg_num_pending != pool.pg_num_pending
+                || self.sort_bitwise != sort_bitwise
+                || self.recovery_deletes != recovery_deletes)
+        {
+            force_resend = true;
+        }
         let legacy_change = self.raw_pgid != Some(raw)
+            || (any_change && self.acting != ua.acting)
             || primary_changed(
                 self.acting_primary,
                 &self.acting,
@@ -228,6 +264,8 @@ impl Target {
             self.min_size = pool.min_size;
             self.pg_num = pg_num;
             self.pg_num_pending = pool.pg_num_pending;
+            self.sort_bitwise = sort_bitwise;
+            self.recovery_deletes = recovery_deletes;
             self.osd = ua.acting_primary;
         }
         // every OSD we meet is Luminous or newer: a split or merge always means resend
