@@ -9,6 +9,9 @@ pub enum CliError {
     /// The cluster (or its configuration) said no.
     #[error("{}", rados_message(.0))]
     Rados(#[from] rados::Error),
+    /// An RBD operation failed.
+    #[error("{}", rbd_message(.0))]
+    Rbd(#[from] rbd::Error),
     /// An OSDMap could not be decoded, or placement failed.
     #[error("{0}")]
     Osdmap(#[from] osdmap::OsdMapError),
@@ -50,11 +53,20 @@ fn rados_message(e: &rados::Error) -> String {
     out
 }
 
+/// An RBD error with its RADOS causes.
+fn rbd_message(e: &rbd::Error) -> String {
+    match e {
+        rbd::Error::Rados(r) => rados_message(r),
+        other => other.to_string(),
+    }
+}
+
 impl CliError {
     /// The exit status: the errno for cluster errors (as `ceph` exits with), 1 otherwise.
     pub fn exit_code(&self) -> ExitCode {
         match self {
             CliError::Rados(e) => errno_exit(e.errno()),
+            CliError::Rbd(e) => errno_exit(e.errno()),
             _ => ExitCode::FAILURE,
         }
     }

@@ -1,1 +1,42 @@
-//! RBD format-2 images over RADOS.
+//! RBD format-2 images over RADOS, as librbd lays them out: pool directories, id objects,
+//! headers kept by the `rbd` object class, data objects striped by
+//! [`Layout`](striper::Layout).
+//!
+//! ```no_run
+//! # async fn f() -> Result<(), rbd::Error> {
+//! let rados = rados::Rados::connect(rados::ClientConfig::from_env()?).await?;
+//! let rbd = rbd::Rbd::new(rados.ioctx("rbd").await?);
+//! rbd.create("disk", &rbd::CreateOptions::new(1 << 30)).await?;
+//! let image = rbd.open("disk", rbd::OpenMode::ReadWrite).await?;
+//! image.write(4096, &b"hello"[..]).await?;
+//! assert_eq!(&image.read(4096, 5).await?[..], b"hello");
+//! # Ok(()) }
+//! ```
+//!
+//! Not yet: images with exclusive-lock / object-map / journaling (opened read-only, not
+//! written), snapshots, clones (their parent's data), caches.
+#![warn(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::cast_possible_truncation
+)]
+
+pub mod cls;
+mod create;
+mod error;
+pub mod features;
+#[doc(hidden)]
+pub mod fuzzing;
+mod image;
+mod io;
+pub mod names;
+mod pool;
+pub mod striper;
+
+pub use cls::rbd::ParentInfo;
+pub use create::{CreateOptions, MAX_IMAGE_SIZE};
+pub use error::{Error, Result};
+pub use image::{Image, ImageInfo, OpenMode};
+pub use pool::{ImageSpec, Rbd};

@@ -11,6 +11,9 @@ mod rados;
 mod rados_format;
 mod rados_ls;
 mod rados_watch;
+mod rbd;
+mod rbd_format;
+mod rbd_io;
 mod status;
 
 use std::process::ExitCode;
@@ -45,6 +48,31 @@ pub enum Action {
     Mkpool(pools::MkpoolArgs),
     /// Delete a pool: NAME NAME --yes-i-really-really-mean-it (like the old `rados rmpool`).
     Rmpool(pools::RmpoolArgs),
+    /// Create an RBD image (like `rbd create`).
+    Create(rbd::CreateArgs),
+    /// List RBD images (like `rbd ls [-l]`).
+    #[command(alias = "list")]
+    Ls(rbd::LsArgs),
+    /// Show an image's information (like `rbd info`).
+    Info(rbd::SpecArgs),
+    /// Delete an image (like `rbd rm`).
+    #[command(alias = "remove")]
+    Rm(rbd::SpecArgs),
+    /// Rename an image (like `rbd rename`).
+    #[command(alias = "mv")]
+    Rename(rbd::RenameArgs),
+    /// Change an image's size (like `rbd resize`).
+    Resize(rbd::ResizeArgs),
+    /// Import a file (or stdin) into a new image (like `rbd import`).
+    Import(rbd_io::ImportArgs),
+    /// Export an image to a file (or stdout) (like `rbd export`).
+    Export(rbd_io::ExportArgs),
+    /// Image metadata (like `rbd image-meta`).
+    #[command(subcommand)]
+    ImageMeta(rbd::MetaArgs),
+    /// Pool commands (like `rbd pool init`).
+    #[command(subcommand)]
+    Pool(rbd::PoolArgs),
 }
 
 /// Runs a subcommand.
@@ -59,5 +87,15 @@ pub async fn run(global: &GlobalArgs, command: Action) -> Result<ExitCode, CliEr
         Action::Lspools => pools::run(global, pools::PoolCmd::Lspools).await,
         Action::Mkpool(args) => pools::run(global, pools::PoolCmd::Mkpool(args)).await,
         Action::Rmpool(args) => pools::run(global, pools::PoolCmd::Rmpool(args)).await,
+        Action::Create(a) => rbd::run(global, rbd::RbdCmd::Create(a)).await,
+        Action::Ls(a) => rbd::run(global, rbd::RbdCmd::Ls(a)).await,
+        Action::Info(a) => rbd::run(global, rbd::RbdCmd::Info(a)).await,
+        Action::Rm(a) => rbd::run(global, rbd::RbdCmd::Rm(a)).await,
+        Action::Rename(a) => rbd::run(global, rbd::RbdCmd::Rename(a)).await,
+        Action::Resize(a) => rbd::run(global, rbd::RbdCmd::Resize(a)).await,
+        Action::ImageMeta(a) => rbd::run(global, rbd::RbdCmd::Meta(a)).await,
+        Action::Pool(a) => rbd::run(global, rbd::RbdCmd::Pool(a)).await,
+        Action::Import(a) => rbd_io::run_import(global, a).await,
+        Action::Export(a) => rbd_io::run_export(global, a).await,
     }
 }

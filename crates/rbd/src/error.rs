@@ -1,0 +1,127 @@
+//! The crate's errors.
+
+use rados::Errno;
+
+/// Everything that can go wrong with RBD images.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The RADOS layer failed (an OSD error, a timeout, a missing pool...).
+    #[error(transparent)]
+    Rados(#[from] rados::Error),
+    /// A class method's reply did not decode.
+    #[error("undecodable reply from cls_rbd.{method}: {source}")]
+    Decode {
+        /// The method.
+        method: &'static str,
+        /// Why.
+        source: denc::DecodeError,
+    },
+    /// No image of that name (or id) in the pool.
+    #[error("image {0} does not exist")]
+    ImageNotFound(String),
+    /// An image of that name already exists.
+    #[error("image {0} already exists")]
+    ImageExists(String),
+    /// An argument librbd would refuse (EINVAL).
+    #[error("invalid argument: {0}")]
+    InvalidArgument(&'static str),
+    /// An image size above the largest this client accepts.
+    #[error("image size {size} is above the maximum ({max} bytes)")]
+    SizeTooLarge {
+        /// Requested size.
+        size: u64,
+        /// The maximum.
+        max: u64,
+    },
+    /// The object order is outside 12..=25 (EDOM, as librbd).
+    #[error("order {0} must be in the range [12, 25]")]
+    BadOrder(u8),
+    /// Feature bits that are not known at all (ENOSYS, as librbd).
+    #[error("unknown feature bits {0:#x}")]
+    UnknownFeatures(u64),
+    /// Features this client does not implement yet (for the operation asked).
+    #[error("image features {} are not supported by this client yet ({what})", crate::features::names(*.features).join(","))]
+    Unsupported {
+        /// The feature bits in the way.
+        features: u64,
+        /// What was refused.
+        what: &'static str,
+    },
+    /// The image is open read-only.
+    #[error("the image is open read-only")]
+    ReadOnly,
+    /// I/O starting at or past the end of the image (EINVAL, as librbd).
+    #[error("I/O at offset {offset} is past the end of the image ({size} bytes)")]
+    PastEnd {
+        /// Requested offset.
+        offset: u64,
+        /// Image size.
+        size: u64,
+    },
+    /// Shrinking without `allow_shrink`.
+    #[error("shrinking from {from} to {to} bytes needs allow_shrink")]
+    ShrinkNotAllowed {
+        /// Current size.
+        from: u64,
+        /// Requested size.
+        to: u64,
+    },
+    /// The image is in use: someone watches its header (EBUSY).
+    #[error("image still has watchers ({0})")]
+    HasWatchers(usize),
+    /// The image has snapshots (ENOTEMPTY), as librbd refuses to remove it.
+    #[error("image has {0} snapshot(s); remove them first")]
+    HasSnapshots(usize),
+    /// compare_and_write found different data (EILSEQ); `offset` is the first byte that
+    /// differs, in image offsets.
+    #[error("compare mismatch at image offset {offset}")]
+    CompareMismatch {
+        /// The first differing byte.
+        offset: u64,
+    },
+    /// The pool cannot hold RBD images (no overwrites or self-managed snapshots).
+    #[error("pool {0} does not support RBD images")]
+    PoolNotSupported(String),
+    /// No metadata entry of that key.
+    #[error("metadata key {0} does not exist")]
+    MetadataNotFound(String),
+}
+
+impl Error {
+    /// The negative errno librbd would return for this error.
+    pub fn errno(&self) -> i32 {
+        let e = match self {
+            Error::Rados(e) => return e.errno(),
+            Error::Decode { .. } => Errno::EIO,
+            Error::ImageNotFound(_) | Error::MetadataNotFound(_) => Errno::ENOENT,
+            Error::ImageExists(_) => Errno::EEXIST,
+            Error::InvalidArgument(_)
+            | Error::PastEnd { .. }
+            | Error::ShrinkNotAllowed { .. }
+            | Error::SizeTooLarge { .. }
+            | Error::PoolNotSupported(_) => Errno::EINVAL,
+            Error::BadOrder(_) => Errno(33), // EDOM
+            Error::UnknownFeatures(_) => Errno::ENOSYS,
+            Error::Unsupported { .. } => Errno::EOPNOTSUPP,
+            Error::ReadOnly => Errno::EROFS,
+            Error::HasWatchers(_) => Errno::EBUSY,
+            Error::HasSnapshots(_) => Errno::ENOTEMPTY,
+            Error::CompareMismatch { .. } => Errno::EILSEQ,
+        };
+        e.as_result()
+    }
+
+    /// True if the error is errno `e`.
+    pub fn is(&self, e: Errno) -> bool {
+        self.errno() == e.as_result()
+    }
+
+    /// True for an OSD `ENOENT`.
+    pub(crate) fn is_enoent(&self) -> bool {
+        matches!(self, Error::Rados(e) if e.is(Errno::ENOENT))
+    }
+}
+
+/// Result with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,361 @@
+//! [`Image`]: an open image: its header read at open (librbd/image/OpenRequest.cc,
+//! RefreshRequest.cc), info, resize, metadata. Data I/O is in `io.rs`.
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use denc::{SnapContext, UTime};
+use rados::{Errno, IoCtx};
+use tracing::debug;
+
+use crate::cls::{self, Method, rbd as m};
+use crate::error::{Error, Result};
+use crate::features;
+use crate::names;
+use crate::pool::{metadata_get, metadata_list, metadata_remove, metadata_set};
+use crate::striper::Layout;
+
+/// How to open an image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenMode {
+    /// Reads only.
+    ReadOnly,
+    /// Reads and writes.
+    ReadWrite,
+}
+
+/// What an image's header says (`rbd_stat` and the `rbd_get_*` getters).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageInfo {
+    /// Name.
+    pub name: String,
+    /// Id.
+    pub id: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Object size order.
+    pub order: u8,
+    /// Object size (`1 << order`).
+    pub obj_size: u64,
+    /// Objects the image spans (`Striper::get_num_objects`).
+    pub num_objs: u64,
+    /// Data object name prefix (`rbd_data.<id>`).
+    pub block_name_prefix: String,
+    /// Feature bits.
+    pub features: u64,
+    /// Feature bits a client must know to open it in the mode asked.
+    pub incompatible_features: u64,
+    /// Operation feature bits.
+    pub op_features: u64,
+    /// Flags (`RBD_FLAG_*`).
+    pub flags: u64,
+    /// Stripe unit.
+    pub stripe_unit: u64,
+    /// Stripe count.
+    pub stripe_count: u64,
+    /// The data pool's id (the image's own pool when it has none).
+    pub data_pool_id: i64,
+    /// Creation time.
+    pub create_timestamp: UTime,
+    /// Last access time (updated by librbd at most every `rbd_atime_update_interval`).
+    pub access_timestamp: UTime,
+    /// Last modification time.
+    pub modify_timestamp: UTime,
+    /// The snapshot context writes carry.
+    pub snap_context: SnapContext,
+    /// The parent (clones only).
+    pub parent: Option<m::ParentInfo>,
+}
+
+impl ImageInfo {
+    /// The striping layout.
+    pub fn layout(&self) -> Layout {
+        Layout {
+            object_size: self.obj_size,
+            stripe_unit: self.stripe_unit,
+            stripe_count: self.stripe_count,
+        }
+    }
+}
+
+/// An open image. Data calls take `&self` and may run concurrently; `resize` and
+/// `refresh` take `&mut self`.
+#[derive(Debug, Clone)]
+pub struct Image {
+    pub(crate) io: IoCtx,
+    /// Where data objects live, with the image's snap context set.
+    pub(crate) data_io: IoCtx,
+    pub(crate) info: ImageInfo,
+    pub(crate) mode: OpenMode,
+}
+
+fn exec_reply(results: &rados::OpResults, i: usize) -> &[u8] {
+    results
+        .get(i)
+        .and_then(|r| r.data())
+        .map_or(&[], |b| &b[..])
+}
+
+impl Image {
+    pub(crate) async fn open(io: IoCtx, name: String, id: String, mode: OpenMode) -> Result<Image> {
+        let info = read_header(&io, name, id, mode).await?;
+        let mut data_io = if info.data_pool_id != io.pool_id() {
+            io.rados()
+                .ioctx_by_id(info.data_pool_id)
+                .await?
+                .with_namespace(io.namespace())
+        } else {
+            io.clone()
+        };
+        let sc = &info.snap_context;
+        data_io.set_write_snap_context(sc.seq, sc.snaps.clone())?;
+        debug!(
+            name = info.name,
+            id = info.id,
+            size = info.size,
+            "opened image"
+        );
+        Ok(Image {
+            io,
+            data_io,
+            info,
+            mode,
+        })
+    }
+
+    /// Re-reads the header (after another client changed the image).
+    pub async fn refresh(&mut self) -> Result<()> {
+        let info = read_header(
+            &self.io,
+            self.info.name.clone(),
+            self.info.id.clone(),
+            self.mode,
+        )
+        .await?;
+        let sc = &info.snap_context;
+        self.data_io
+            .set_write_snap_context(sc.seq, sc.snaps.clone())?;
+        self.info = info;
+        Ok(())
+    }
+
+    /// What the header said at open (or the last refresh / resize).
+    pub fn info(&self) -> &ImageInfo {
+        &self.info
+    }
+
+    /// Size in bytes.
+    pub fn size(&self) -> u64 {
+        self.info.size
+    }
+
+    /// The image's pool handle.
+    pub fn ioctx(&self) -> &IoCtx {
+        &self.io
+    }
+
+    /// The handle data objects are read and written through.
+    pub fn data_ioctx(&self) -> &IoCtx {
+        &self.data_io
+    }
+
+    /// The open mode.
+    pub fn mode(&self) -> OpenMode {
+        self.mode
+    }
+
+    /// Closes the image (nothing is cached or watched: only drops the handle).
+    pub async fn close(self) -> Result<()> {
+        Ok(())
+    }
+
+    pub(crate) fn header_object(&self) -> String {
+        names::header_object(&self.info.id)
+    }
+
+    pub(crate) fn check_writable(&self) -> Result<()> {
+        if self.mode == OpenMode::ReadOnly {
+            return Err(Error::ReadOnly);
+        }
+        let blocked = self.info.features & features::WRITE_UNSUPPORTED;
+        if blocked != 0 {
+            return Err(Error::Unsupported {
+                features: blocked,
+                what: "writing to images with them",
+            });
+        }
+        self.check_readable()
+    }
+
+    pub(crate) fn check_readable(&self) -> Result<()> {
+        if self.info.parent.is_some() {
+            return Err(Error::Unsupported {
+                features: features::LAYERING,
+                what: "I/O to clones (images with a parent)",
+            });
+        }
+        let blocked = self.info.features & (features::MIGRATING | features::DIRTY_CACHE);
+        if blocked != 0 {
+            return Err(Error::Unsupported {
+                features: blocked,
+                what: "I/O to images with them",
+            });
+        }
+        Ok(())
+    }
+
+    /// Changes the size (`rbd_resize2`). Shrinking needs `allow_shrink` and removes or
+    /// truncates the objects past the new end first (librbd/operation/TrimRequest.cc).
+    pub async fn resize(&mut self, size: u64, allow_shrink: bool) -> Result<()> {
+        self.check_writable()?;
+        if size > crate::create::MAX_IMAGE_SIZE {
+            return Err(Error::SizeTooLarge {
+                size,
+                max: crate::create::MAX_IMAGE_SIZE,
+            });
+        }
+        self.refresh().await?;
+        let old = self.info.size;
+        if size < old {
+            if !allow_shrink {
+                return Err(Error::ShrinkNotAllowed {
+                    from: old,
+                    to: size,
+                });
+            }
+            self.trim(size, old).await?;
+        }
+        if size != old {
+            m::set_size(size)?
+                .call(&self.io, &self.header_object())
+                .await?;
+        }
+        self.refresh().await
+    }
+
+    /// Removes the data of a removable image (no watchers, no snapshots).
+    pub(crate) async fn remove_checked_data(&self) -> Result<()> {
+        let watchers = self.io.list_watchers(&self.header_object()).await?;
+        if !watchers.is_empty() {
+            return Err(Error::HasWatchers(watchers.len()));
+        }
+        let snaps = self.info.snap_context.snaps.len();
+        if snaps > 0 {
+            return Err(Error::HasSnapshots(snaps));
+        }
+        let n = self.info.layout().num_objects(self.info.size);
+        self.remove_objects(0..n).await
+    }
+
+    // ---- metadata ----
+
+    /// Image metadata value of `key` (`rbd_metadata_get`).
+    pub async fn metadata_get(&self, key: &str) -> Result<Bytes> {
+        metadata_get(&self.io, &self.header_object(), key).await
+    }
+
+    /// Sets image metadata (`rbd_metadata_set`).
+    pub async fn metadata_set(&self, key: &str, value: &[u8]) -> Result<()> {
+        if self.mode == OpenMode::ReadOnly {
+            return Err(Error::ReadOnly);
+        }
+        metadata_set(&self.io, &self.header_object(), key, value).await
+    }
+
+    /// Removes image metadata (`rbd_metadata_remove`).
+    pub async fn metadata_remove(&self, key: &str) -> Result<()> {
+        if self.mode == OpenMode::ReadOnly {
+            return Err(Error::ReadOnly);
+        }
+        metadata_remove(&self.io, &self.header_object(), key).await
+    }
+
+    /// Every image metadata entry (`rbd_metadata_list`).
+    pub async fn metadata_list(&self) -> Result<BTreeMap<String, Bytes>> {
+        metadata_list(&self.io, &self.header_object()).await
+    }
+}
+
+/// Reads the header in two compound reads: everything every image has, then the striping
+/// (its method fails without the feature).
+async fn read_header(io: &IoCtx, name: String, id: String, mode: OpenMode) -> Result<ImageInfo> {
+    let header = names::header_object(&id);
+    let calls: [Method; 11] = [
+        m::get_size(m::NOSNAP)?,
+        m::get_features(m::NOSNAP, mode == OpenMode::ReadOnly)?,
+        m::get_object_prefix()?,
+        m::get_data_pool()?,
+        m::get_flags(m::NOSNAP)?,
+        m::op_features_get()?,
+        m::get_snapcontext()?,
+        m::get_create_timestamp()?,
+        m::get_access_timestamp()?,
+        m::get_modify_timestamp()?,
+        m::get_parent(m::NOSNAP)?,
+    ];
+    let mut op = io.read_op(&header);
+    for c in &calls {
+        op = op.exec(cls::CLASS, c.name, &c.input);
+    }
+    let r = match op.submit().await {
+        Ok(r) => r,
+        Err(e) if e.is(Errno::ENOENT) => return Err(Error::ImageNotFound(name)),
+        Err(e) => return Err(e.into()),
+    };
+    let (order, size) = m::decode_size(exec_reply(&r, 0))?;
+    let (features, incompatible) = m::decode_features(exec_reply(&r, 1))?;
+    if incompatible & !features::ALL != 0 {
+        return Err(Error::UnknownFeatures(incompatible & !features::ALL));
+    }
+    if !(12..=25).contains(&order) {
+        return Err(Error::BadOrder(order));
+    }
+    let block_name_prefix = m::decode_string("get_object_prefix", exec_reply(&r, 2))?;
+    let data_pool = m::decode_data_pool(exec_reply(&r, 3))?;
+    let flags = m::decode_u64("get_flags", exec_reply(&r, 4))?;
+    let op_features = m::decode_u64("op_features_get", exec_reply(&r, 5))?;
+    let snap_context = m::decode_snapcontext(exec_reply(&r, 6))?;
+    let create_timestamp = m::decode_timestamp("get_create_timestamp", exec_reply(&r, 7))?;
+    let access_timestamp = m::decode_timestamp("get_access_timestamp", exec_reply(&r, 8))?;
+    let modify_timestamp = m::decode_timestamp("get_modify_timestamp", exec_reply(&r, 9))?;
+    let parent = m::decode_parent(exec_reply(&r, 10))?;
+    let obj_size = 1u64 << order;
+    let (stripe_unit, stripe_count) = if features & features::STRIPINGV2 != 0 {
+        let b = m::get_stripe_unit_count()?.call(io, &header).await?;
+        let (su, sc) = m::decode_stripe_unit_count(&b)?;
+        Layout::new(obj_size, su, sc)?;
+        (su, sc)
+    } else {
+        (obj_size, 1)
+    };
+    let layout = Layout {
+        object_size: obj_size,
+        stripe_unit,
+        stripe_count,
+    };
+    Ok(ImageInfo {
+        name,
+        id,
+        size,
+        order,
+        obj_size,
+        num_objs: layout.num_objects(size),
+        block_name_prefix,
+        features,
+        incompatible_features: incompatible,
+        op_features,
+        flags,
+        stripe_unit,
+        stripe_count,
+        data_pool_id: if data_pool >= 0 {
+            data_pool
+        } else {
+            io.pool_id()
+        },
+        create_timestamp,
+        access_timestamp,
+        modify_timestamp,
+        snap_context,
+        parent: (parent.pool_id >= 0).then_some(parent),
+    })
+}

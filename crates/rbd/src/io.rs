@@ -1,0 +1,282 @@
+//! Data I/O on an open image: requests are clipped to the image size as librbd clips
+//! them (`clip_io`: starting at or past the end is EINVAL, running past it is cut short),
+//! split by the [`Layout`](crate::striper::Layout) into one operation per object, and
+//! the per-object operations run concurrently. Writes carry the image's snap context.
+//!
+//! There is no cache: `flush` has nothing to do once the calls returned (each write
+//! returns after the OSDs committed it).
+
+use bytes::{Bytes, BytesMut};
+use rados::{Errno, IoCtx};
+use tokio::task::JoinSet;
+
+use crate::error::{Error, Result};
+use crate::image::Image;
+use crate::names;
+use crate::striper::ObjectExtent;
+
+/// How many object operations one call keeps in flight.
+const MAX_IN_FLIGHT: usize = 64;
+
+/// What to do with one object's part of a discard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DiscardAction {
+    Remove,
+    Truncate(u64),
+    Zero(u64, u64),
+}
+
+impl Image {
+    /// `off..off + len` cut to the image: `None` for an empty request, PastEnd when it
+    /// starts at or past the end.
+    fn clip(&self, off: u64, len: u64) -> Result<Option<u64>> {
+        if len == 0 {
+            return Ok(None);
+        }
+        let size = self.info.size;
+        if off >= size {
+            return Err(Error::PastEnd { offset: off, size });
+        }
+        Ok(Some(len.min(size - off)))
+    }
+
+    fn object_name(&self, object_no: u64) -> String {
+        names::data_object(&self.info.block_name_prefix, object_no)
+    }
+
+    /// Reads `len` bytes at `off` (`rbd_read`); holes read as zeros, a request running
+    /// past the end returns the bytes up to the end.
+    pub async fn read(&self, off: u64, len: u64) -> Result<Bytes> {
+        self.check_readable()?;
+        let Some(len) = self.clip(off, len)? else {
+            return Ok(Bytes::new());
+        };
+        let buf_len =
+            usize::try_from(len).map_err(|_| Error::InvalidArgument("read larger than memory"))?;
+        let mut buf = BytesMut::zeroed(buf_len);
+        let extents = self.info.layout().file_to_extents(off, len);
+        let results = run_all(extents, |ex| {
+            let io = self.data_io.clone();
+            let oid = self.object_name(ex.object_no);
+            async move {
+                match io.read(&oid, ex.offset, ex.length).await {
+                    Ok(data) => Ok((ex, data)),
+                    Err(e) if e.is(Errno::ENOENT) => Ok((ex, Bytes::new())),
+                    Err(e) => Err(Error::from(e)),
+                }
+            }
+        })
+        .await?;
+        for (ex, data) in results {
+            scatter(&mut buf, &ex, &data);
+        }
+        Ok(buf.freeze())
+    }
+
+    /// Writes `data` at `off` (`rbd_write`); returns the bytes written (fewer when the
+    /// write runs past the end of the image).
+    pub async fn write(&self, off: u64, data: impl Into<Bytes>) -> Result<u64> {
+        self.check_writable()?;
+        let data: Bytes = data.into();
+        let Some(len) = self.clip(off, data.len() as u64)? else {
+            return Ok(0);
+        };
+        let object_size = self.info.obj_size;
+        let extents = self.info.layout().file_to_extents(off, len);
+        run_all(extents, |ex| {
+            let io = self.data_io.clone();
+            let oid = self.object_name(ex.object_no);
+            let payload = gather(&data, &ex);
+            async move {
+                io.op(oid)
+                    .set_alloc_hint(object_size, object_size, 0)
+                    .write(ex.offset, payload)
+                    .submit()
+                    .await?;
+                Ok(())
+            }
+        })
+        .await?;
+        Ok(len)
+    }
+
+    /// Discards `len` bytes at `off` (`rbd_discard`): whole objects are removed, object
+    /// tails truncated, other ranges zeroed; reads of the range return zeros after.
+    /// Returns the bytes discarded.
+    pub async fn discard(&self, off: u64, len: u64) -> Result<u64> {
+        self.check_writable()?;
+        let Some(len) = self.clip(off, len)? else {
+            return Ok(0);
+        };
+        let object_size = self.info.obj_size;
+        let extents = self.info.layout().file_to_extents(off, len);
+        run_all(extents, |ex| {
+            let action = if ex.offset == 0 && ex.length == object_size {
+                DiscardAction::Remove
+            } else if ex.offset + ex.length == object_size {
+                DiscardAction::Truncate(ex.offset)
+            } else {
+                DiscardAction::Zero(ex.offset, ex.length)
+            };
+            discard_object(self.data_io.clone(), self.object_name(ex.object_no), action)
+        })
+        .await?;
+        Ok(len)
+    }
+
+    /// Zeroes `len` bytes at `off` (`rbd_write_zeroes`); the same as [`Image::discard`]
+    /// here (both leave zeros behind). Returns the bytes zeroed.
+    pub async fn write_zeroes(&self, off: u64, len: u64) -> Result<u64> {
+        self.discard(off, len).await
+    }
+
+    /// Waits for written data to be durable (`rbd_flush`): with no cache, every write
+    /// already returned after the OSDs committed it, so there is nothing to wait for.
+    pub async fn flush(&self) -> Result<()> {
+        Ok(())
+    }
+
+    /// Removes the data of `new_size..old_size` (shrinking): each object's part of that
+    /// range is a suffix of the object, so it is removed (suffix from 0) or truncated.
+    pub(crate) async fn trim(&self, new_size: u64, old_size: u64) -> Result<()> {
+        let extents = self
+            .info
+            .layout()
+            .file_to_extents(new_size, old_size - new_size);
+        run_all(extents, |ex| {
+            let action = if ex.offset == 0 {
+                DiscardAction::Remove
+            } else {
+                DiscardAction::Truncate(ex.offset)
+            };
+            discard_object(self.data_io.clone(), self.object_name(ex.object_no), action)
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Removes data objects `range` (missing ones are fine).
+    pub(crate) async fn remove_objects(&self, range: std::ops::Range<u64>) -> Result<()> {
+        let mut set = JoinSet::new();
+        for object_no in range {
+            if set.len() >= MAX_IN_FLIGHT {
+                join_one(&mut set).await?;
+            }
+            let io = self.data_io.clone();
+            let oid = self.object_name(object_no);
+            set.spawn(async move { discard_object(io, oid, DiscardAction::Remove).await });
+        }
+        while !set.is_empty() {
+            join_one(&mut set).await?;
+        }
+        Ok(())
+    }
+}
+
+async fn discard_object(io: IoCtx, oid: String, action: DiscardAction) -> Result<()> {
+    // an object that does not exist already reads as zeros: nothing to create
+    let op = io.op(oid);
+    let r = match action {
+        DiscardAction::Remove => op.remove().submit().await,
+        DiscardAction::Truncate(at) => op.assert_exists().truncate(at).submit().await,
+        DiscardAction::Zero(o, l) => op.assert_exists().zero(o, l).submit().await,
+    };
+    match r {
+        Ok(_) => Ok(()),
+        Err(e) if e.is(Errno::ENOENT) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Copies an object read into the caller's buffer along the extent's pieces; bytes past
+/// what the object held stay zero.
+fn scatter(buf: &mut [u8], ex: &ObjectExtent, data: &[u8]) {
+    let mut obj_pos = 0usize;
+    for &(b_off, b_len) in &ex.buffer_extents {
+        let (Ok(b_off), Ok(b_len)) = (usize::try_from(b_off), usize::try_from(b_len)) else {
+            return;
+        };
+        let avail = data.len().saturating_sub(obj_pos).min(b_len);
+        if let (Some(dst), Some(src)) = (
+            buf.get_mut(b_off..b_off + avail),
+            data.get(obj_pos..obj_pos + avail),
+        ) {
+            dst.copy_from_slice(src);
+        }
+        obj_pos += b_len;
+    }
+}
+
+/// The bytes of `data` one object receives, in object order (a slice, no copy, when the
+/// extent has a single piece).
+fn gather(data: &Bytes, ex: &ObjectExtent) -> Bytes {
+    let piece = |&(o, l): &(u64, u64)| {
+        let o = usize::try_from(o).unwrap_or(usize::MAX);
+        let l = usize::try_from(l).unwrap_or(0);
+        let end = o.saturating_add(l).min(data.len());
+        data.slice(o.min(end)..end)
+    };
+    match ex.buffer_extents.as_slice() {
+        [one] => piece(one),
+        many => {
+            let mut out = BytesMut::with_capacity(usize::try_from(ex.length).unwrap_or(0));
+            for p in many {
+                out.extend_from_slice(&piece(p));
+            }
+            out.freeze()
+        }
+    }
+}
+
+async fn join_one<T: Send + 'static>(set: &mut JoinSet<Result<T>>) -> Result<Option<T>> {
+    match set.join_next().await {
+        None => Ok(None),
+        Some(Ok(r)) => r.map(Some),
+        Some(Err(_)) => Err(Error::Rados(rados::Error::Shutdown)),
+    }
+}
+
+/// Runs one future per extent, at most [`MAX_IN_FLIGHT`] at a time, and collects their
+/// results (in completion order). The first error ends the call (the rest are dropped,
+/// which cancels them).
+async fn run_all<T, F, Fut>(extents: Vec<ObjectExtent>, mut f: F) -> Result<Vec<T>>
+where
+    T: Send + 'static,
+    F: FnMut(ObjectExtent) -> Fut,
+    Fut: std::future::Future<Output = Result<T>> + Send + 'static,
+{
+    let mut out = Vec::with_capacity(extents.len());
+    let mut set = JoinSet::new();
+    for ex in extents {
+        if set.len() >= MAX_IN_FLIGHT {
+            if let Some(v) = join_one(&mut set).await? {
+                out.push(v);
+            }
+        }
+        set.spawn(f(ex));
+    }
+    while let Some(v) = join_one(&mut set).await? {
+        out.push(v);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scatter_short_object() {
+        let ex = ObjectExtent {
+            object_no: 0,
+            offset: 0,
+            length: 8,
+            buffer_extents: vec![(0, 4), (10, 4)],
+        };
+        let mut buf = vec![0u8; 14];
+        scatter(&mut buf, &ex, b"abcdef");
+        assert_eq!(&buf, b"abcd\0\0\0\0\0\0ef\0\0");
+        let data = Bytes::from_static(b"0123456789ABCDEF");
+        assert_eq!(&gather(&data, &ex)[..], b"0123ABCD");
+    }
+}
