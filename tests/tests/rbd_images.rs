@@ -123,6 +123,8 @@ fn images_written_here_read_identically_by_rbd_and_python() {
             let name = unique_name("rbd-rs");
             let size = 3 * (1u64 << order) * sc.max(1) + 4321;
             let mut opts = CreateOptions::new(size);
+            // layering only: default-feature images are covered by rbd_lock.rs
+            opts.features = Some(rbd::features::LAYERING);
             opts.order = Some(order);
             opts.stripe_unit = su;
             opts.stripe_count = sc;
@@ -240,6 +242,7 @@ fn data_pool_images() {
         // here, read by rbd
         let name = unique_name("rbd-dp");
         let mut opts = CreateOptions::new(data.len() as u64);
+        opts.features = Some(rbd::features::LAYERING);
         opts.data_pool = Some(data_pool.into());
         pool.create(&name, &opts).await.unwrap();
         let image = pool.open(&name, OpenMode::ReadWrite).await.unwrap();
@@ -269,7 +272,9 @@ fn lifecycle_seen_by_rbd() {
         let name = unique_name("rbd-life");
         let renamed = format!("{name}-new");
         let size = 10u64 << 20;
-        let id = pool.create(&name, &CreateOptions::new(size)).await.unwrap();
+        let mut opts = CreateOptions::new(size);
+        opts.features = Some(rbd::features::LAYERING);
+        let id = pool.create(&name, &opts).await.unwrap();
         let listed = pool.list().await.unwrap();
         assert!(listed.iter().any(|s| s.name == name && s.id == id));
         assert!(rbd(&["ls"]).lines().any(|l| l == name));
@@ -373,7 +378,7 @@ fn bad_input_is_refused_cleanly() {
             Err(Error::BadOrder(26))
         ));
         o.order = None;
-        o.features = Some(rbd::features::LAYERING | rbd::features::EXCLUSIVE_LOCK);
+        o.features = Some(rbd::features::DEFAULT | rbd::features::JOURNALING);
         let err = pool.create(&name, &o).await.unwrap_err();
         assert!(matches!(err, Error::Unsupported { .. }), "{err}");
         o.features = None;
@@ -393,9 +398,18 @@ fn bad_input_is_refused_cleanly() {
             Err(Error::ImageNotFound(_))
         ));
 
-        // an image with librbd's default features (exclusive-lock, object-map): readable,
-        // never written
-        ceph_tool("rbd", &["create", "--size", "8M", &name]);
+        // an image with librbd's default features and journaling: readable, never written
+        ceph_tool(
+            "rbd",
+            &[
+                "create",
+                "--size",
+                "8M",
+                "--image-feature",
+                "layering,exclusive-lock,journaling",
+                &name,
+            ],
+        );
         let ro = pool.open(&name, OpenMode::ReadOnly).await.unwrap();
         assert!(ro.read(0, 4096).await.unwrap().iter().all(|&b| b == 0));
         assert!(matches!(

@@ -64,6 +64,20 @@ fn create_info_ls_match_rbd() {
             serde_json::from_str(&rbd(&["info", name, "--format", "json"])).unwrap();
         assert_eq!(ours, theirs, "info --format json {name}");
     }
+    // without --image-feature: rbd's default features (striping implied here)
+    let jb: serde_json::Value =
+        serde_json::from_str(&rbd(&["info", &b, "--format", "json"])).unwrap();
+    assert_eq!(
+        jb["features"],
+        serde_json::json!([
+            "layering",
+            "striping",
+            "exclusive-lock",
+            "object-map",
+            "fast-diff",
+            "deep-flatten"
+        ])
+    );
     // ls and ls -l: our images' lines are the same (other tests may add images meanwhile)
     let ls = ok(&["ls"]);
     assert!(ls.lines().any(|l| l == a) && ls.lines().any(|l| l == b));
@@ -105,7 +119,7 @@ fn create_info_ls_match_rbd() {
         "--size",
         "1G",
         "--image-feature",
-        "object-map,exclusive-lock",
+        "journaling,exclusive-lock",
         "x",
     ]);
     assert!(!o.status.success());
@@ -158,6 +172,11 @@ fn import_export_round_trip() {
     let _ = std::fs::remove_file(&out);
     rbd(&["export", &name, out.to_str().unwrap()]);
     assert!(std::fs::read(&out).unwrap() == data);
+    // imported with the default features: the lock was released at exit, the object map
+    // is right
+    assert!(!rbd(&["lock", "ls", &name]).contains("auto"));
+    rbd(&["object-map", "check", &name]);
+    assert!(rbd(&["info", &name]).contains("\tflags: \n"));
     let ours = dir.join("by-rbd-rs");
     let _ = std::fs::remove_file(&ours);
     ok(&["export", &name, ours.to_str().unwrap()]);

@@ -21,9 +21,9 @@ pub struct CreateOptions {
     pub size: u64,
     /// Object size as an order (`1 << order` bytes, 12..=25); default 22 (4 MiB).
     pub order: Option<u8>,
-    /// Feature bits; default [`features::LAYERING`] (librbd's default also enables
-    /// exclusive-lock, object-map, fast-diff and deep-flatten, which this client does not
-    /// maintain yet). `striping` and `data-pool` are implied by the other options.
+    /// Feature bits; default [`features::DEFAULT`] as librbd's `rbd_default_features`
+    /// (layering, exclusive-lock, object-map, fast-diff, deep-flatten). `striping` and
+    /// `data-pool` are implied by the other options.
     pub features: Option<u64>,
     /// Stripe unit in bytes (0: the object size).
     pub stripe_unit: u64,
@@ -100,7 +100,7 @@ pub(crate) fn plan(opts: &CreateOptions, pool_name: &str) -> Result<Plan> {
             max: MAX_IMAGE_SIZE,
         });
     }
-    let mut f = opts.features.unwrap_or(features::LAYERING);
+    let mut f = opts.features.unwrap_or(features::DEFAULT);
     // librbd ignores the implicitly enabled bits when asked for, then sets them itself
     f &= !(features::STRIPINGV2 | features::DATA_POOL);
     let (su, sc) = (opts.stripe_unit, opts.stripe_count);
@@ -233,6 +233,29 @@ impl Rbd {
                 let _ = io.remove(&header).await;
             }
         }
+        // 5. the object map, every object NONEXISTENT (CreateRequest::object_map_resize)
+        if let (Ok(()), true) = (&created, plan.features & features::OBJECT_MAP != 0) {
+            let layout = match plan.striping {
+                Some((su, sc)) => Layout::new(1u64 << plan.order, su, sc)?,
+                None => Layout::new(1u64 << plan.order, 1u64 << plan.order, 1)?,
+            };
+            let map_oid = names::object_map_object(id);
+            let num_objs = layout.num_objects(plan.size);
+            let resize =
+                crate::object_map::resize(num_objs, crate::object_map::state::NONEXISTENT)?;
+            created = resize
+                .call(io, &map_oid)
+                .await
+                .map(|_| ())
+                .map_err(|e| match e {
+                    Error::Rados(r) => r,
+                    _ => rados::Error::Protocol("object_map_resize"),
+                });
+            if created.is_err() {
+                let _ = io.remove(&map_oid).await;
+                let _ = io.remove(&header).await;
+            }
+        }
         if let Err(e) = created {
             warn!(error = %e, "header creation failed; removing the id object");
             if let Err(e2) = io.remove(&id_obj).await {
@@ -253,9 +276,10 @@ mod tests {
         let p = plan(&CreateOptions::new(1 << 30), "rbd").unwrap();
         assert_eq!(
             (p.order, p.features, p.striping),
-            (22, features::LAYERING, None)
+            (22, features::DEFAULT, None)
         );
         let mut o = CreateOptions::new(1 << 30);
+        o.features = Some(features::LAYERING);
         o.stripe_unit = 8192;
         o.stripe_count = 3;
         o.order = Some(20);
@@ -278,9 +302,11 @@ mod tests {
         let mut o = CreateOptions::new(1);
         o.stripe_unit = 4096;
         assert!(plan(&o, "rbd").is_err());
-        o.features = Some(features::EXCLUSIVE_LOCK);
+        o.features = Some(features::EXCLUSIVE_LOCK | features::JOURNALING);
         o.stripe_unit = 0;
         assert!(matches!(plan(&o, "rbd"), Err(Error::Unsupported { .. })));
+        o.features = Some(features::DEFAULT);
+        assert_eq!(plan(&o, "rbd").unwrap().features, features::DEFAULT);
         o.features = Some(1 << 40);
         assert!(matches!(plan(&o, "rbd"), Err(Error::UnknownFeatures(_))));
         o.features = Some(features::OBJECT_MAP);

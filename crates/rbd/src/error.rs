@@ -86,6 +86,10 @@ pub enum Error {
     /// No metadata entry of that key.
     #[error("metadata key {0} does not exist")]
     MetadataNotFound(String),
+    /// The exclusive lock could not be taken (EBUSY): held by another mechanism, refused
+    /// by its owner, or its owner did not release it in time.
+    #[error("exclusive lock not acquired: {0}")]
+    LockBusy(&'static str),
 }
 
 impl Error {
@@ -108,6 +112,7 @@ impl Error {
             Error::HasWatchers(_) => Errno::EBUSY,
             Error::HasSnapshots(_) => Errno::ENOTEMPTY,
             Error::CompareMismatch { .. } => Errno::EILSEQ,
+            Error::LockBusy(_) => Errno::EBUSY,
         };
         e.as_result()
     }

@@ -64,12 +64,12 @@ pub const RW_INCOMPATIBLE: u64 = INCOMPATIBLE
     | NON_PRIMARY;
 
 /// Features this client cannot honour when writing yet: writing without maintaining
-/// the lock, the object map or the journal would corrupt them.
-pub const WRITE_UNSUPPORTED: u64 =
-    EXCLUSIVE_LOCK | OBJECT_MAP | FAST_DIFF | JOURNALING | MIGRATING | NON_PRIMARY | DIRTY_CACHE;
+/// the journal would corrupt it; migration, non-primary mirrors and the write-back cache
+/// are not implemented.
+pub const WRITE_UNSUPPORTED: u64 = JOURNALING | MIGRATING | NON_PRIMARY | DIRTY_CACHE;
 
 /// Features `create` refuses for now (see [`WRITE_UNSUPPORTED`]).
-pub const CREATE_UNSUPPORTED: u64 = EXCLUSIVE_LOCK | OBJECT_MAP | FAST_DIFF | JOURNALING;
+pub const CREATE_UNSUPPORTED: u64 = JOURNALING;
 
 /// Names, in bit order, as `rbd info` prints them.
 const NAMES: [(u64, &str); 12] = [

@@ -1,5 +1,6 @@
 //! Bodies of the fuzz targets (the `fuzz/` crate calls these): every `cls_rbd` reply
-//! decoder over arbitrary bytes. None may panic or allocate beyond the input's size.
+//! decoder, the object map and the header watch/notify messages over arbitrary bytes.
+//! None may panic or allocate beyond the input's size.
 
 use crate::cls::rbd as m;
 
@@ -17,6 +18,14 @@ pub fn cls_replies(data: &[u8]) {
     let _ = m::decode_dir_list(data);
     let _ = m::decode_metadata_value(data);
     let _ = m::decode_metadata_list(data);
+    // object map loads and header notifies/acknowledgements come from peers too
+    if let Ok(map) = crate::object_map::decode_load(data) {
+        let _ = map.get(map.len().saturating_sub(1));
+    }
+    let _ = denc::decode_exact::<crate::watch_notify::NotifyMessage>(data);
+    let _ = crate::watch_notify::owner_reply([data]);
+    let me = crate::watch_notify::ClientId { gid: 1, handle: 2 };
+    let _ = crate::exclusive_lock::on_notify(data, me, true);
 }
 
 #[cfg(test)]

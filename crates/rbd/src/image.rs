@@ -2,6 +2,7 @@
 //! RefreshRequest.cc), info, resize, metadata. Data I/O is in `io.rs`.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use denc::{SnapContext, UTime};
@@ -10,6 +11,7 @@ use tracing::debug;
 
 use crate::cls::{self, Method, rbd as m};
 use crate::error::{Error, Result};
+use crate::exclusive_lock::{Access, ExclusiveLock};
 use crate::features;
 use crate::names;
 use crate::pool::{metadata_get, metadata_list, metadata_remove, metadata_set};
@@ -87,6 +89,8 @@ pub struct Image {
     pub(crate) data_io: IoCtx,
     pub(crate) info: ImageInfo,
     pub(crate) mode: OpenMode,
+    /// The header watch and exclusive lock (read-write opens of images with the feature).
+    pub(crate) lock: Option<Arc<ExclusiveLock>>,
 }
 
 fn exec_reply(results: &rados::OpResults, i: usize) -> &[u8] {
@@ -109,6 +113,14 @@ impl Image {
         };
         let sc = &info.snap_context;
         data_io.set_write_snap_context(sc.seq, sc.snaps.clone())?;
+        let lock = if mode == OpenMode::ReadWrite
+            && info.features & features::EXCLUSIVE_LOCK != 0
+            && info.features & features::WRITE_UNSUPPORTED == 0
+        {
+            Some(ExclusiveLock::start(io.clone(), &info.id, info.features).await?)
+        } else {
+            None
+        };
         debug!(
             name = info.name,
             id = info.id,
@@ -120,6 +132,7 @@ impl Image {
             data_io,
             info,
             mode,
+            lock,
         })
     }
 
@@ -164,9 +177,66 @@ impl Image {
         self.mode
     }
 
-    /// Closes the image (nothing is cached or watched: only drops the handle).
+    /// Closes the image: the last handle of an image open read-write with the
+    /// exclusive-lock feature releases the lock (telling the other clients) and stops
+    /// watching the header. Nothing is cached. Dropping a handle instead releases the lock
+    /// in the background.
     pub async fn close(self) -> Result<()> {
+        match self.lock {
+            Some(lock) if Arc::strong_count(&lock) == 1 => lock.shutdown().await,
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether this client holds the image's exclusive lock now (`rbd_is_exclusive_lock_owner`).
+    pub fn is_lock_owner(&self) -> bool {
+        self.lock.as_ref().is_some_and(|l| l.is_owner())
+    }
+
+    /// Takes the exclusive lock now rather than at the first write (asking its owner for
+    /// it, or breaking a dead owner's). It is still handed over when another client asks.
+    /// Images without the feature, or open read-only, have no lock: an error.
+    pub async fn acquire_lock(&self) -> Result<()> {
+        self.write_access().await?;
+        if self.lock.is_none() {
+            return Err(Error::InvalidArgument("the image has no exclusive lock"));
+        }
         Ok(())
+    }
+
+    /// Releases the exclusive lock if this client holds it (after in-flight writes); the
+    /// next write takes it again.
+    pub async fn release_lock(&self) -> Result<()> {
+        match &self.lock {
+            Some(l) => l.release().await,
+            None => Ok(()),
+        }
+    }
+
+    /// Access for a write: checks the mode and features, then takes the exclusive lock
+    /// when the image has one (`None` when it has none).
+    pub(crate) async fn write_access(&self) -> Result<Option<Access>> {
+        self.check_writable()?;
+        match &self.lock {
+            Some(l) => Ok(Some(l.write_access(self.info.num_objs).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Tells the image's other clients that the header changed (HEADER_UPDATE).
+    pub(crate) async fn notify_header_update(&self) {
+        let msg = crate::watch_notify::NotifyMessage::HeaderUpdate.to_bytes();
+        if let Err(e) = self
+            .io
+            .notify(
+                &self.header_object(),
+                msg,
+                std::time::Duration::from_secs(5),
+            )
+            .await
+        {
+            debug!(error = %e, "header update notify failed");
+        }
     }
 
     pub(crate) fn header_object(&self) -> String {
@@ -216,21 +286,37 @@ impl Image {
         }
         self.refresh().await?;
         let old = self.info.size;
-        if size < old {
-            if !allow_shrink {
-                return Err(Error::ShrinkNotAllowed {
-                    from: old,
-                    to: size,
-                });
+        if size < old && !allow_shrink {
+            return Err(Error::ShrinkNotAllowed {
+                from: old,
+                to: size,
+            });
+        }
+        if size == old {
+            return Ok(());
+        }
+        let access = self.write_access().await?;
+        let held = access.as_ref().and_then(|a| a.as_ref());
+        let new_objs = self.info.layout().num_objects(size);
+        // operation/ResizeRequest.cc: the map grows before the header, shrinks after the
+        // data past the new end is gone
+        if size > old {
+            if let Some(h) = held {
+                h.resize_map(&self.io, new_objs).await?;
             }
-            self.trim(size, old).await?;
+        } else {
+            self.trim(size, old, held).await?;
+            if let Some(h) = held {
+                h.resize_map(&self.io, new_objs).await?;
+            }
         }
-        if size != old {
-            m::set_size(size)?
-                .call(&self.io, &self.header_object())
-                .await?;
-        }
-        self.refresh().await
+        m::set_size(size)?
+            .call(&self.io, &self.header_object())
+            .await?;
+        drop(access);
+        self.refresh().await?;
+        self.notify_header_update().await;
+        Ok(())
     }
 
     /// Removes the data of a removable image (no watchers, no snapshots).

@@ -11,8 +11,10 @@ use rados::{Errno, IoCtx};
 use tokio::task::JoinSet;
 
 use crate::error::{Error, Result};
+use crate::exclusive_lock::{Access, Held};
 use crate::image::Image;
 use crate::names;
+use crate::object_map::state;
 use crate::striper::ObjectExtent;
 
 /// How many object operations one call keeps in flight.
@@ -54,7 +56,18 @@ impl Image {
         let buf_len =
             usize::try_from(len).map_err(|_| Error::InvalidArgument("read larger than memory"))?;
         let mut buf = BytesMut::zeroed(buf_len);
-        let extents = self.info.layout().file_to_extents(off, len);
+        let mut extents = self.info.layout().file_to_extents(off, len);
+        // while we own the lock, a valid object map says which objects are not there
+        let access = self.lock.as_ref().and_then(|l| l.try_read_access());
+        if let Some(h) = held(&access) {
+            let mut kept = Vec::with_capacity(extents.len());
+            for ex in extents {
+                if h.may_exist(ex.object_no).await {
+                    kept.push(ex);
+                }
+            }
+            extents = kept;
+        }
         let results = run_all(extents, |ex| {
             let io = self.data_io.clone();
             let oid = self.object_name(ex.object_no);
@@ -81,8 +94,13 @@ impl Image {
         let Some(len) = self.clip(off, data.len() as u64)? else {
             return Ok(0);
         };
+        let access = self.write_access().await?;
         let object_size = self.info.obj_size;
         let extents = self.info.layout().file_to_extents(off, len);
+        if let Some(h) = held(&access) {
+            let objects: Vec<u64> = extents.iter().map(|e| e.object_no).collect();
+            h.mark(&self.io, &objects, state::EXISTS, None).await?;
+        }
         run_all(extents, |ex| {
             let io = self.data_io.clone();
             let oid = self.object_name(ex.object_no);
@@ -108,19 +126,23 @@ impl Image {
         let Some(len) = self.clip(off, len)? else {
             return Ok(0);
         };
+        let access = self.write_access().await?;
         let object_size = self.info.obj_size;
         let extents = self.info.layout().file_to_extents(off, len);
-        run_all(extents, |ex| {
-            let action = if ex.offset == 0 && ex.length == object_size {
-                DiscardAction::Remove
-            } else if ex.offset + ex.length == object_size {
-                DiscardAction::Truncate(ex.offset)
-            } else {
-                DiscardAction::Zero(ex.offset, ex.length)
-            };
-            discard_object(self.data_io.clone(), self.object_name(ex.object_no), action)
-        })
-        .await?;
+        let plan = extents
+            .into_iter()
+            .map(|ex| {
+                let action = if ex.offset == 0 && ex.length == object_size {
+                    DiscardAction::Remove
+                } else if ex.offset + ex.length == object_size {
+                    DiscardAction::Truncate(ex.offset)
+                } else {
+                    DiscardAction::Zero(ex.offset, ex.length)
+                };
+                (ex.object_no, action)
+            })
+            .collect();
+        self.discard_objects(plan, held(&access)).await?;
         Ok(len)
     }
 
@@ -138,20 +160,64 @@ impl Image {
 
     /// Removes the data of `new_size..old_size` (shrinking): each object's part of that
     /// range is a suffix of the object, so it is removed (suffix from 0) or truncated.
-    pub(crate) async fn trim(&self, new_size: u64, old_size: u64) -> Result<()> {
+    pub(crate) async fn trim(
+        &self,
+        new_size: u64,
+        old_size: u64,
+        held: Option<&Held>,
+    ) -> Result<()> {
         let extents = self
             .info
             .layout()
             .file_to_extents(new_size, old_size - new_size);
-        run_all(extents, |ex| {
-            let action = if ex.offset == 0 {
-                DiscardAction::Remove
-            } else {
-                DiscardAction::Truncate(ex.offset)
-            };
-            discard_object(self.data_io.clone(), self.object_name(ex.object_no), action)
+        let plan = extents
+            .into_iter()
+            .map(|ex| {
+                let action = if ex.offset == 0 {
+                    DiscardAction::Remove
+                } else {
+                    DiscardAction::Truncate(ex.offset)
+                };
+                (ex.object_no, action)
+            })
+            .collect();
+        self.discard_objects(plan, held).await
+    }
+
+    /// Runs discard actions, keeping the object map in step (ObjectDiscardRequest):
+    /// objects a valid map says do not exist are skipped; removed objects go PENDING
+    /// before and NONEXISTENT after, truncated or zeroed ones are (still) EXISTS.
+    async fn discard_objects(
+        &self,
+        plan: Vec<(u64, DiscardAction)>,
+        held: Option<&Held>,
+    ) -> Result<()> {
+        let mut run = Vec::with_capacity(plan.len());
+        let (mut removed, mut kept) = (Vec::new(), Vec::new());
+        for (object_no, action) in plan {
+            if let Some(h) = held {
+                if !h.may_exist(object_no).await {
+                    continue;
+                }
+            }
+            match action {
+                DiscardAction::Remove => removed.push(object_no),
+                _ => kept.push(object_no),
+            }
+            run.push((object_no, action));
+        }
+        if let Some(h) = held {
+            h.mark(&self.io, &removed, state::PENDING, None).await?;
+            h.mark(&self.io, &kept, state::EXISTS, None).await?;
+        }
+        run_all(run, |(object_no, action)| {
+            discard_object(self.data_io.clone(), self.object_name(object_no), action)
         })
         .await?;
+        if let Some(h) = held {
+            h.mark(&self.io, &removed, state::NONEXISTENT, Some(state::PENDING))
+                .await?;
+        }
         Ok(())
     }
 
@@ -171,6 +237,11 @@ impl Image {
         }
         Ok(())
     }
+}
+
+/// The lock state behind an access, when we hold the lock.
+fn held(access: &Option<Access>) -> Option<&Held> {
+    access.as_ref().and_then(|a| a.as_ref())
 }
 
 async fn discard_object(io: IoCtx, oid: String, action: DiscardAction) -> Result<()> {
@@ -239,10 +310,10 @@ async fn join_one<T: Send + 'static>(set: &mut JoinSet<Result<T>>) -> Result<Opt
 /// Runs one future per extent, at most [`MAX_IN_FLIGHT`] at a time, and collects their
 /// results (in completion order). The first error ends the call (the rest are dropped,
 /// which cancels them).
-async fn run_all<T, F, Fut>(extents: Vec<ObjectExtent>, mut f: F) -> Result<Vec<T>>
+async fn run_all<I, T, F, Fut>(extents: Vec<I>, mut f: F) -> Result<Vec<T>>
 where
     T: Send + 'static,
-    F: FnMut(ObjectExtent) -> Fut,
+    F: FnMut(I) -> Fut,
     Fut: std::future::Future<Output = Result<T>> + Send + 'static,
 {
     let mut out = Vec::with_capacity(extents.len());

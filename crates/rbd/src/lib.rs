@@ -13,8 +13,10 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Not yet: images with exclusive-lock / object-map / journaling (opened read-only, not
-//! written), snapshots, clones (their parent's data), caches.
+//! Images with the exclusive-lock feature take the lock before their first write and hand
+//! it over when another client (librbd or this one) asks; the object map and fast-diff
+//! are kept up to date. Not yet: journaling (opened read-only, not written), snapshots,
+//! clones (their parent's data), caches.
 #![warn(
     clippy::indexing_slicing,
     clippy::unwrap_used,
@@ -26,14 +28,17 @@
 pub mod cls;
 mod create;
 mod error;
+pub mod exclusive_lock;
 pub mod features;
 #[doc(hidden)]
 pub mod fuzzing;
 mod image;
 mod io;
 pub mod names;
+pub mod object_map;
 mod pool;
 pub mod striper;
+pub mod watch_notify;
 
 pub use cls::rbd::ParentInfo;
 pub use create::{CreateOptions, MAX_IMAGE_SIZE};

@@ -100,8 +100,9 @@ pub struct CreateOpts {
     /// Object size (`4M`...): a power of two, 4 KiB..32 MiB.
     #[arg(long = "object-size")]
     pub object_size: Option<String>,
-    /// Image features (repeat or comma-separate): layering, striping, data-pool,
-    /// deep-flatten (exclusive-lock, object-map, fast-diff, journaling: not yet).
+    /// Image features (repeat or comma-separate): layering, striping, exclusive-lock,
+    /// object-map, fast-diff, deep-flatten, data-pool (journaling: not yet). Default:
+    /// layering, exclusive-lock, object-map, fast-diff, deep-flatten (as `rbd`).
     #[arg(long = "image-feature")]
     pub image_feature: Vec<String>,
     /// Stripe unit (bytes, or with a suffix).
@@ -396,6 +397,8 @@ async fn run_on(rados: &rados::Rados, format: Format, cmd: RbdCmd) -> Result<(),
                 ));
             }
             image.resize(size, a.allow_shrink).await?;
+            // releases the exclusive lock before the process exits
+            image.close().await?;
         }
         RbdCmd::Meta(a) => meta(rados, format, a).await?,
         RbdCmd::Pool(PoolArgs::Init { pool, force }) => {
@@ -471,10 +474,12 @@ async fn meta(rados: &rados::Rados, format: Format, a: MetaArgs) -> Result<(), C
         MetaArgs::Set { spec, key, value } => {
             let image = open(spec_of(&spec)?, rbd::OpenMode::ReadWrite).await?;
             image.metadata_set(&key, value.as_bytes()).await?;
+            image.close().await?;
         }
         MetaArgs::Remove { spec, key } => {
             let image = open(spec_of(&spec)?, rbd::OpenMode::ReadWrite).await?;
             image.metadata_remove(&key).await?;
+            image.close().await?;
         }
         MetaArgs::List { spec } => {
             let image = open(spec_of(&spec)?, rbd::OpenMode::ReadOnly).await?;

@@ -112,6 +112,8 @@ pub async fn import(rados: &rados::Rados, a: ImportArgs) -> Result<(), CliError>
         write_sparse(&image, pos, &chunk).await?;
         pos = end;
     }
+    // releases the exclusive lock before the process exits
+    image.close().await?;
     Ok(())
 }
 

@@ -145,6 +145,16 @@ pub fn get_flags(snap: u64) -> Result<Method> {
     Method::new("get_flags", |w| w.put_u64(snap))
 }
 
+/// `set_flags` at `snap`: the bits of `mask` take their values from `flags`
+/// (cls_rbd_client.cc: flags, mask, then the snapshot id).
+pub fn set_flags(snap: u64, flags: u64, mask: u64) -> Result<Method> {
+    Method::new("set_flags", |w| {
+        w.put_u64(flags);
+        w.put_u64(mask);
+        w.put_u64(snap);
+    })
+}
+
 /// `op_features_get`.
 pub fn op_features_get() -> Result<Method> {
     Method::new("op_features_get", |_| {})

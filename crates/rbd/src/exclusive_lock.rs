@@ -1,0 +1,878 @@
+//! The exclusive lock (librbd/ExclusiveLock.cc, ManagedLock.cc, managed_lock/*.cc,
+//! exclusive_lock/*.cc, ImageWatcher.cc) of an image open read-write with the
+//! `exclusive-lock` feature: the header is watched for the image's lifetime; the lock
+//! (`lock` class, name `rbd_lock`, exclusive, tag `internal`, cookie `auto <watch
+//! cookie>`) is taken before the first write and kept until another client asks for it
+//! (REQUEST_LOCK), the image is closed, or the watch is lost. A client whose lock is
+//! held by a live owner asks for it and waits for RELEASED_LOCK; a dead owner (its
+//! watch gone) is blocklisted and its lock broken, as BreakRequest.cc does.
+//!
+//! The lock state sits behind a read/write gate: writes hold the read side while in
+//! flight, so a release (write side) starts only after them, and no write runs while the
+//! lock is not ours.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use denc::{EntityAddr, EntityName};
+use rados::cls::lock::{LockInfo, LockType};
+use rados::{Errno, IoCtx, Watch, WatchEvent, Watcher};
+use tokio::sync::{Notify, OwnedRwLockReadGuard, RwLock, oneshot};
+use tracing::{debug, info, warn};
+
+use crate::cls::rbd as m;
+use crate::error::{Error, Result};
+use crate::features::{self, flags};
+use crate::names;
+use crate::object_map::{self as om, BitVector2, state};
+use crate::watch_notify::{ClientId, NotifyMessage, OwnerReply, ResponseMessage, op, owner_reply};
+
+/// The lock's name on the header (`RBD_LOCK_NAME`).
+pub const LOCK_NAME: &str = "rbd_lock";
+/// The tag librbd's own locks carry (`WATCHER_LOCK_TAG`); other tags are external locks.
+pub const LOCK_TAG: &str = "internal";
+/// Cookie prefix (`WATCHER_LOCK_COOKIE_PREFIX`).
+const COOKIE_PREFIX: &str = "auto";
+/// Notify timeout librbd uses on the header (`watcher::Notifier::NOTIFY_TIMEOUT`, 5 s).
+const NOTIFY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How often a lock request is repeated while the owner does not release
+/// (`client_notify_timeout`, 10 s).
+const REQUEST_INTERVAL: Duration = Duration::from_secs(10);
+/// How long between attempts to take the lock while waiting for its owner.
+const RETRY_INTERVAL: Duration = Duration::from_millis(500);
+/// How long a write waits for the lock before giving up (librbd waits without limit; a
+/// dead owner's watch times out after `osd_client_watch_timeout`, 30 s by default).
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(180);
+
+/// `auto <handle>` (managed_lock/Utils.cc `encode_lock_cookie`).
+pub fn encode_cookie(watch_handle: u64) -> String {
+    format!("{COOKIE_PREFIX} {watch_handle}")
+}
+
+/// The watch handle of an `auto <handle>` cookie (`decode_lock_cookie`).
+pub fn decode_cookie(cookie: &str) -> Option<u64> {
+    let mut parts = cookie.split_whitespace();
+    if parts.next()? != COOKIE_PREFIX {
+        return None;
+    }
+    parts.next()?.parse().ok()
+}
+
+/// The holder of an image's lock (managed_lock::Locker).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Locker {
+    /// Who (`client.<gid>`).
+    pub entity: EntityName,
+    /// Its cookie.
+    pub cookie: String,
+    /// Its address.
+    pub addr: EntityAddr,
+    /// The watch handle the cookie names.
+    pub handle: u64,
+}
+
+/// What `get_info` on the header says about `rbd_lock` (GetLockerRequest.cc).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LockOwner {
+    /// Nobody holds it (ENOENT).
+    None,
+    /// Held, but not as librbd holds it (shared, another tag, a foreign cookie): EBUSY,
+    /// never broken automatically.
+    External(&'static str),
+    /// Held by a client of the image.
+    Client(Locker),
+}
+
+/// Classifies a lock's holders as GetLockerRequest does.
+pub fn lock_owner(info: &LockInfo) -> LockOwner {
+    let Some((id, holder)) = info.lockers.iter().next() else {
+        return LockOwner::None;
+    };
+    if info.lock_type != LockType::Exclusive {
+        return LockOwner::External("shared lock type");
+    }
+    if info.tag != LOCK_TAG {
+        return LockOwner::External("locked by an external mechanism (tag)");
+    }
+    let Some(handle) = decode_cookie(&id.cookie) else {
+        return LockOwner::External("locked by an external mechanism (cookie)");
+    };
+    if holder.addr.ip().is_none_or(|ip| ip.is_unspecified()) {
+        return LockOwner::External("the locker has a blank address");
+    }
+    LockOwner::Client(Locker {
+        entity: id.locker,
+        cookie: id.cookie.clone(),
+        addr: holder.addr,
+        handle,
+    })
+}
+
+/// An address as `entity_addr_t::get_legacy_str` prints it: `ip:port/nonce`, without the
+/// type (the lock records a legacy address, the watch list a typed one: librbd compares
+/// these strings).
+pub fn legacy_addr(addr: &EntityAddr) -> String {
+    match addr.socket_addr() {
+        Some(a) => format!("{a}/{}", addr.nonce),
+        None => format!("-/{}", addr.nonce),
+    }
+}
+
+/// Whether the locker still watches the header (BreakRequest `handle_get_watchers`:
+/// same legacy address and a watch cookie equal to the cookie's handle).
+pub fn locker_alive(locker: &Locker, watchers: &[Watcher]) -> bool {
+    let want = legacy_addr(&locker.addr);
+    watchers
+        .iter()
+        .any(|w| w.cookie == locker.handle && legacy_addr(&w.addr) == want)
+}
+
+/// What a watcher answers to a header notify, and whether the lock must be given up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotifyAction {
+    /// The acknowledgement payload (empty unless we own the lock and answer for it).
+    pub reply: Bytes,
+    /// Release the lock (a peer asked for it).
+    pub release: bool,
+    /// A peer released the lock: wake whoever waits for it.
+    pub peer_released: bool,
+}
+
+/// ImageWatcher's answers: the lock owner grants REQUEST_LOCK (result 0, then releases)
+/// and refuses the operations it would run for others (EOPNOTSUPP: the requester then
+/// asks for the lock and runs them itself); everyone else acknowledges empty.
+pub fn on_notify(payload: &[u8], me: ClientId, owner: bool) -> NotifyAction {
+    let mut action = NotifyAction {
+        reply: Bytes::new(),
+        release: false,
+        peer_released: false,
+    };
+    let Ok(msg) = denc::decode_exact::<NotifyMessage>(payload)
+        .or_else(|_| denc::Reader::new(payload).decode::<NotifyMessage>())
+    else {
+        return action;
+    };
+    match msg {
+        NotifyMessage::RequestLock { client, .. } => {
+            if client != me && owner {
+                action.reply = ResponseMessage { result: 0 }.to_bytes();
+                action.release = true;
+            }
+        }
+        NotifyMessage::ReleasedLock(_) => action.peer_released = true,
+        NotifyMessage::AcquiredLock(_) | NotifyMessage::HeaderUpdate => {}
+        NotifyMessage::Other { op, .. } => {
+            let answered_by_all = matches!(
+                op,
+                op::ASYNC_PROGRESS | op::ASYNC_COMPLETE | op::QUIESCE | op::UNQUIESCE
+            );
+            if owner && !answered_by_all {
+                action.reply = ResponseMessage {
+                    result: Errno::EOPNOTSUPP.as_result(),
+                }
+                .to_bytes();
+            }
+        }
+    }
+    action
+}
+
+/// The object map while we own the lock.
+#[derive(Debug)]
+pub(crate) struct MapState {
+    pub(crate) oid: String,
+    pub(crate) bits: BitVector2,
+    /// The header's OBJECT_MAP_INVALID flag: kept up to date, never trusted for skips.
+    pub(crate) invalid: bool,
+}
+
+/// What we hold while we own the lock.
+#[derive(Debug)]
+pub(crate) struct Held {
+    cookie: String,
+    /// The object map (images with the feature and a map small enough to keep).
+    pub(crate) map: Option<tokio::sync::Mutex<MapState>>,
+}
+
+impl Held {
+    /// Moves `objects` to state `new` in the object map (ObjectMap::aio_update), on disk
+    /// first, for the objects whose state requires it; `current` limits the change to
+    /// objects in that state. Nothing to do without an object map.
+    pub(crate) async fn mark(
+        &self,
+        io: &IoCtx,
+        objects: &[u64],
+        new: u8,
+        current: Option<u8>,
+    ) -> Result<()> {
+        let Some(map) = &self.map else {
+            return Ok(());
+        };
+        let mut map = map.lock().await;
+        for (start, end) in om::update_ranges(&map.bits, objects, new) {
+            om::update(start, end, new, current)?
+                .call(io, &map.oid)
+                .await?;
+            om::apply_update(&mut map.bits, start, end, new, current);
+        }
+        Ok(())
+    }
+
+    /// Whether `object` may exist: false only when a valid map says NONEXISTENT.
+    pub(crate) async fn may_exist(&self, object: u64) -> bool {
+        match &self.map {
+            Some(map) => {
+                let map = map.lock().await;
+                map.invalid
+                    || object >= map.bits.len()
+                    || map.bits.get(object) != state::NONEXISTENT
+            }
+            None => true,
+        }
+    }
+
+    /// Resizes the object map to `num_objs` (new objects NONEXISTENT).
+    pub(crate) async fn resize_map(&self, io: &IoCtx, num_objs: u64) -> Result<()> {
+        let Some(map) = &self.map else {
+            return Ok(());
+        };
+        let mut map = map.lock().await;
+        om::resize(num_objs, state::NONEXISTENT)?
+            .call(io, &map.oid)
+            .await?;
+        map.bits.resize(num_objs);
+        Ok(())
+    }
+}
+
+/// Permission to do I/O: while a write holds one, the lock stays ours.
+pub(crate) type Access = OwnedRwLockReadGuard<Option<Held>>;
+
+/// The exclusive lock of one open image (shared by its clones).
+pub(crate) struct ExclusiveLock {
+    io: IoCtx,
+    header: String,
+    image_id: String,
+    features: u64,
+    me: Mutex<ClientId>,
+    owned: AtomicBool,
+    gate: Arc<RwLock<Option<Held>>>,
+    peer_released: Notify,
+    stop: Mutex<Option<oneshot::Sender<oneshot::Sender<Watch>>>>,
+}
+
+impl std::fmt::Debug for ExclusiveLock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExclusiveLock")
+            .field("header", &self.header)
+            .field("me", &self.client_id())
+            .field("owned", &self.owned.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+fn lock_poisoned<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl ExclusiveLock {
+    /// Watches the header and starts answering its notifies.
+    pub(crate) async fn start(
+        io: IoCtx,
+        image_id: &str,
+        features: u64,
+    ) -> Result<Arc<ExclusiveLock>> {
+        let header = names::header_object(image_id);
+        let watch = io.watch(&header).await?;
+        let me = ClientId {
+            gid: io.rados().global_id(),
+            handle: watch.cookie(),
+        };
+        let (stop_tx, stop_rx) = oneshot::channel();
+        let lock = Arc::new(ExclusiveLock {
+            io,
+            header,
+            image_id: image_id.to_owned(),
+            features,
+            me: Mutex::new(me),
+            owned: AtomicBool::new(false),
+            gate: Arc::new(RwLock::new(None)),
+            peer_released: Notify::new(),
+            stop: Mutex::new(Some(stop_tx)),
+        });
+        tokio::spawn(watch_loop(Arc::downgrade(&lock), watch, stop_rx));
+        debug!(header = lock.header, ?me, "watching the header");
+        Ok(lock)
+    }
+
+    /// Our client id (global id, header watch cookie).
+    pub(crate) fn client_id(&self) -> ClientId {
+        *lock_poisoned(&self.me)
+    }
+
+    /// Whether we hold the lock now.
+    pub(crate) fn is_owner(&self) -> bool {
+        self.owned.load(Ordering::Acquire)
+    }
+
+    /// Read access without taking the lock: `Some` if we hold it and no release is under
+    /// way (then the object map can be trusted for skips).
+    pub(crate) fn try_read_access(&self) -> Option<Access> {
+        let g = self.gate.clone().try_read_owned().ok()?;
+        g.is_some().then_some(g)
+    }
+
+    /// Access for a write: takes the lock first when we do not hold it. `num_objs` sizes
+    /// the object map.
+    pub(crate) async fn write_access(&self, num_objs: u64) -> Result<Access> {
+        loop {
+            let g = self.gate.clone().read_owned().await;
+            if g.is_some() {
+                return Ok(g);
+            }
+            drop(g);
+            let mut w = self.gate.clone().write_owned().await;
+            if w.is_none() {
+                let held = self.acquire(num_objs).await?;
+                *w = Some(held);
+                self.owned.store(true, Ordering::Release);
+            }
+            let g = w.downgrade();
+            if g.is_some() {
+                return Ok(g);
+            }
+        }
+    }
+
+    /// Releases the lock if we hold it (after in-flight writes), telling the others.
+    pub(crate) async fn release(&self) -> Result<()> {
+        let mut w = self.gate.clone().write_owned().await;
+        if let Some(held) = w.take() {
+            self.owned.store(false, Ordering::Release);
+            self.release_held(held).await?;
+        }
+        Ok(())
+    }
+
+    /// Releases the lock and stops watching (image close).
+    pub(crate) async fn shutdown(&self) -> Result<()> {
+        let released = self.release().await;
+        let stop = lock_poisoned(&self.stop).take();
+        if let Some(stop) = stop {
+            let (tx, rx) = oneshot::channel();
+            if stop.send(tx).is_ok() {
+                if let Ok(watch) = rx.await {
+                    if let Err(e) = watch.unwatch().await {
+                        debug!(error = %e, "unwatch failed");
+                    }
+                }
+            }
+        }
+        released
+    }
+
+    async fn release_held(&self, held: Held) -> Result<()> {
+        if let Some(map) = held.map {
+            let map = map.into_inner();
+            if let Err(e) = self.io.unlock(&map.oid, LOCK_NAME, "").await {
+                debug!(error = %e, "object map unlock failed");
+            }
+        }
+        let unlocked = match self.io.unlock(&self.header, LOCK_NAME, &held.cookie).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.is(Errno::ENOENT) => Ok(()),
+            Err(e) => Err(Error::from(e)),
+        };
+        info!(header = self.header, "released the exclusive lock");
+        self.notify(NotifyMessage::ReleasedLock(self.client_id()))
+            .await;
+        unlocked
+    }
+
+    /// Sends a notify on the header; the acknowledgements, or none on failure.
+    async fn notify(&self, msg: NotifyMessage) -> Option<Vec<Bytes>> {
+        match self
+            .io
+            .notify(&self.header, msg.to_bytes(), NOTIFY_TIMEOUT)
+            .await
+        {
+            Ok(r) => Some(r.acks.into_iter().map(|a| a.reply).collect()),
+            Err(e) => {
+                debug!(error = %e, op = msg.op(), "header notify failed");
+                None
+            }
+        }
+    }
+
+    /// Takes the lock (AcquireRequest, then PostAcquireRequest's object map open), asking
+    /// a live owner for it or breaking a dead owner's.
+    async fn acquire(&self, num_objs: u64) -> Result<Held> {
+        let deadline = Instant::now() + ACQUIRE_TIMEOUT;
+        let mut last_request: Option<Instant> = None;
+        loop {
+            let me = self.client_id();
+            let cookie = encode_cookie(me.handle);
+            let r = self
+                .io
+                .lock(
+                    &self.header,
+                    LOCK_NAME,
+                    LockType::Exclusive,
+                    &cookie,
+                    LOCK_TAG,
+                    "",
+                    None,
+                    0,
+                )
+                .await;
+            match r {
+                Ok(()) => {}
+                Err(e) if e.is(Errno::EEXIST) => {}
+                Err(e) if e.is(Errno::EBUSY) => {
+                    if Instant::now() >= deadline {
+                        return Err(Error::LockBusy("timed out waiting for the lock owner"));
+                    }
+                    let waiter = self.peer_released.notified();
+                    tokio::pin!(waiter);
+                    waiter.as_mut().enable();
+                    if self.handle_busy(&mut last_request).await? {
+                        // broke a dead owner's lock: try again at once
+                        continue;
+                    }
+                    let _ = tokio::time::timeout(RETRY_INTERVAL, waiter).await;
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            }
+            info!(header = self.header, cookie, "acquired the exclusive lock");
+            let map = match self.open_object_map(num_objs).await {
+                Ok(m) => m,
+                Err(e) => {
+                    let _ = self.io.unlock(&self.header, LOCK_NAME, &cookie).await;
+                    return Err(e);
+                }
+            };
+            self.notify(NotifyMessage::AcquiredLock(me)).await;
+            return Ok(Held { cookie, map });
+        }
+    }
+
+    /// The lock is busy: breaks it if its owner is dead (true), else asks the owner for it
+    /// (at most every REQUEST_INTERVAL) and returns false.
+    async fn handle_busy(&self, last_request: &mut Option<Instant>) -> Result<bool> {
+        let info = match self.io.lock_info(&self.header, LOCK_NAME).await {
+            Ok(i) => i,
+            Err(e) if e.is(Errno::ENOENT) => return Ok(true),
+            Err(e) => return Err(e.into()),
+        };
+        let locker = match lock_owner(&info) {
+            LockOwner::None => return Ok(true),
+            LockOwner::External(why) => return Err(Error::LockBusy(why)),
+            LockOwner::Client(l) => l,
+        };
+        let me = self.client_id();
+        let mine = locker.entity == EntityName::client(i64::try_from(me.gid).unwrap_or(i64::MAX));
+        let watchers = self.io.list_watchers(&self.header).await?;
+        if !locker_alive(&locker, &watchers) {
+            self.break_lock(&locker, mine).await?;
+            return Ok(true);
+        }
+        if mine && locker.handle == me.handle {
+            // ours already (EEXIST would have said so): nothing to ask
+            return Ok(true);
+        }
+        if last_request.is_some_and(|t| t.elapsed() < REQUEST_INTERVAL) {
+            return Ok(false);
+        }
+        *last_request = Some(Instant::now());
+        debug!(owner = ?locker.entity, "requesting the lock from its owner");
+        let acks = self
+            .notify(NotifyMessage::RequestLock {
+                client: me,
+                force: false,
+            })
+            .await
+            .unwrap_or_default();
+        match owner_reply(acks.iter().map(|b| &b[..])) {
+            // ImageWatcher::handle_request_lock: -EROFS means the owner keeps it
+            OwnerReply::Result(r) if r == Errno::EROFS.as_result() => Err(Error::LockBusy(
+                "the lock owner refuses to release the lock",
+            )),
+            // no answer: the owner may be dying; the next round re-checks its watch
+            OwnerReply::NoOwner => {
+                *last_request = None;
+                Ok(false)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    /// BreakRequest: blocklists the dead owner (unless `rbd_blocklist_on_break_lock` is
+    /// off, or it is this client's own stale lock), waits for the OSD map saying so, then
+    /// breaks its lock.
+    async fn break_lock(&self, locker: &Locker, mine: bool) -> Result<()> {
+        let rados = self.io.rados();
+        let blocklist = !mine && config_bool(rados, "rbd_blocklist_on_break_lock", true);
+        if blocklist {
+            let expire = config_u64(rados, "rbd_blocklist_expire_seconds", 0);
+            let mut cmd = format!(
+                r#"{{"prefix": "osd blocklist", "blocklistop": "add", "addr": "{}""#,
+                legacy_addr(&locker.addr)
+            );
+            if expire != 0 {
+                cmd.push_str(&format!(r#", "expire": {expire}.0"#));
+            }
+            cmd.push('}');
+            warn!(addr = %locker.addr, owner = ?locker.entity, "blocklisting the dead lock owner");
+            rados.mon_command(&cmd, Bytes::new()).await?;
+            let v = rados.get_version("osdmap").await?;
+            let epoch = u32::try_from(v.newest).unwrap_or(u32::MAX);
+            rados.wait_for_osdmap(epoch).await?;
+        }
+        match self
+            .io
+            .break_lock(&self.header, LOCK_NAME, locker.entity, &locker.cookie)
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(e) if e.is(Errno::ENOENT) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// object_map/RefreshRequest for the head: lock the map object, load it, and repair
+    /// (resize, flag invalid) what does not fit the image.
+    async fn open_object_map(&self, num_objs: u64) -> Result<Option<tokio::sync::Mutex<MapState>>> {
+        if self.features & features::OBJECT_MAP == 0 {
+            return Ok(None);
+        }
+        if num_objs > om::MAX_OBJECT_COUNT {
+            self.invalidate().await?;
+            return Ok(None);
+        }
+        let oid = names::object_map_object(&self.image_id);
+        self.lock_map_object(&oid).await;
+        let flags_now = m::decode_u64(
+            "get_flags",
+            &m::get_flags(m::NOSNAP)?
+                .call(&self.io, &self.header)
+                .await?,
+        )?;
+        let mut invalid = flags_now & flags::OBJECT_MAP_INVALID != 0;
+        let loaded = match om::load()?.call(&self.io, &oid).await {
+            Ok(b) => om::decode_load(&b).map_err(|e| (true, e)),
+            Err(e) => Err((false, e)),
+        };
+        let bits = match loaded {
+            Ok(bits) if bits.len() >= num_objs => bits,
+            Ok(mut bits) => {
+                warn!(oid, size = bits.len(), num_objs, "object map too small");
+                om::resize(num_objs, state::NONEXISTENT)?
+                    .call(&self.io, &oid)
+                    .await?;
+                bits.resize(num_objs);
+                self.invalidate().await?;
+                invalid = true;
+                bits
+            }
+            Err((corrupt, e)) => {
+                warn!(oid, error = %e, "object map could not be loaded; invalidating it");
+                if corrupt {
+                    self.io.truncate(&oid, 0).await?;
+                }
+                om::resize(num_objs, state::NONEXISTENT)?
+                    .call(&self.io, &oid)
+                    .await?;
+                self.invalidate().await?;
+                invalid = true;
+                BitVector2::new(num_objs)
+            }
+        };
+        Ok(Some(tokio::sync::Mutex::new(MapState {
+            oid,
+            bits,
+            invalid,
+        })))
+    }
+
+    /// object_map/LockRequest: lock the map object, breaking stale holders once.
+    async fn lock_map_object(&self, oid: &str) {
+        for attempt in 0..2 {
+            let r = self
+                .io
+                .lock(oid, LOCK_NAME, LockType::Exclusive, "", "", "", None, 0)
+                .await;
+            match r {
+                Ok(()) => return,
+                Err(e) if e.is(Errno::EEXIST) => return,
+                Err(e) if e.is(Errno::EBUSY) && attempt == 0 => {
+                    if let Ok(info) = self.io.lock_info(oid, LOCK_NAME).await {
+                        for id in info.lockers.keys() {
+                            let _ = self
+                                .io
+                                .break_lock(oid, LOCK_NAME, id.locker, &id.cookie)
+                                .await;
+                        }
+                    }
+                }
+                Err(e) => {
+                    // librbd logs this and goes on
+                    warn!(oid, error = %e, "failed to lock the object map");
+                    return;
+                }
+            }
+        }
+    }
+
+    /// object_map/InvalidateRequest: flag the head's map (and fast-diff) invalid.
+    pub(crate) async fn invalidate(&self) -> Result<()> {
+        let mut f = flags::OBJECT_MAP_INVALID;
+        if self.features & features::FAST_DIFF != 0 {
+            f |= flags::FAST_DIFF_INVALID;
+        }
+        warn!(header = self.header, "flagging the object map invalid");
+        m::set_flags(m::NOSNAP, f, f)?
+            .call(&self.io, &self.header)
+            .await
+            .map(|_| ())
+    }
+
+    /// Gives up a lock we held under a watch that is gone: its cookie names the old watch.
+    async fn forget_lock(&self, new_handle: u64) {
+        let mut w = self.gate.clone().write_owned().await;
+        if let Some(held) = w.take() {
+            self.owned.store(false, Ordering::Release);
+            warn!(
+                header = self.header,
+                "header watch lost: giving up the exclusive lock"
+            );
+            let _ = self.release_held(held).await;
+        }
+        lock_poisoned(&self.me).handle = new_handle;
+    }
+}
+
+impl Drop for ExclusiveLock {
+    fn drop(&mut self) {
+        // dropped without close: release in the background when a runtime is at hand
+        let held = self.gate.try_write().ok().and_then(|mut g| g.take());
+        let Some(held) = held else { return };
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let io = self.io.clone();
+        let header = self.header.clone();
+        let me = self.client_id();
+        rt.spawn(async move {
+            if let Some(map) = held.map {
+                let _ = io.unlock(&map.into_inner().oid, LOCK_NAME, "").await;
+            }
+            let _ = io.unlock(&header, LOCK_NAME, &held.cookie).await;
+            let _ = io
+                .notify(
+                    &header,
+                    NotifyMessage::ReleasedLock(me).to_bytes(),
+                    NOTIFY_TIMEOUT,
+                )
+                .await;
+        });
+    }
+}
+
+fn config_value(rados: &rados::Rados, key: &str) -> Option<String> {
+    rados
+        .config()
+        .get(key)
+        .map(str::to_owned)
+        .or_else(|| rados.mon_config().get(key).cloned())
+}
+
+fn config_bool(rados: &rados::Rados, key: &str, default: bool) -> bool {
+    match config_value(rados, key).as_deref().map(str::trim) {
+        Some("true" | "1" | "yes" | "on") => true,
+        Some("false" | "0" | "no" | "off") => false,
+        _ => default,
+    }
+}
+
+fn config_u64(rados: &rados::Rados, key: &str, default: u64) -> u64 {
+    config_value(rados, key)
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(default)
+}
+
+/// Answers the header's notifies until the image goes away; re-watches when the watch is
+/// lost (giving up the lock, whose cookie named the lost watch).
+async fn watch_loop(
+    lock: Weak<ExclusiveLock>,
+    mut watch: Watch,
+    mut stop: oneshot::Receiver<oneshot::Sender<Watch>>,
+) {
+    loop {
+        let event = tokio::select! {
+            reply = &mut stop => {
+                if let Ok(tx) = reply {
+                    let _ = tx.send(watch);
+                }
+                return;
+            }
+            e = watch.next_event() => e,
+        };
+        let Some(event) = event else { return };
+        let Some(me) = lock.upgrade() else { return };
+        match event {
+            WatchEvent::Notify(n) => {
+                let action = on_notify(&n.payload, me.client_id(), me.is_owner());
+                if action.peer_released {
+                    me.peer_released.notify_waiters();
+                }
+                if let Err(e) = watch.ack(&n, action.reply).await {
+                    debug!(error = %e, "notify ack failed");
+                }
+                if action.release {
+                    let me2 = Arc::clone(&me);
+                    tokio::spawn(async move {
+                        if let Err(e) = me2.release().await {
+                            warn!(error = %e, "releasing the lock on request failed");
+                        }
+                    });
+                }
+            }
+            WatchEvent::Error(errno) => {
+                warn!(header = me.header, %errno, "header watch lost; watching again");
+                let header = me.header.clone();
+                let io = me.io.clone();
+                drop(me);
+                let new = loop {
+                    match io.watch(&header).await {
+                        Ok(w) => break w,
+                        Err(e) => {
+                            debug!(error = %e, "re-watch failed");
+                            if lock.strong_count() == 0 {
+                                return;
+                            }
+                            tokio::time::sleep(Duration::from_secs(1)).await;
+                        }
+                    }
+                };
+                let Some(me) = lock.upgrade() else { return };
+                let handle = new.cookie();
+                watch = new;
+                me.forget_lock(handle).await;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rados::cls::lock::{LockerId, LockerInfo};
+
+    fn addr(nonce: u32) -> EntityAddr {
+        EntityAddr::new(denc::AddrType::ANY, "127.0.0.1:0".parse().unwrap(), nonce)
+    }
+
+    #[test]
+    fn cookies() {
+        assert_eq!(encode_cookie(94_000_123), "auto 94000123");
+        assert_eq!(decode_cookie("auto 94000123"), Some(94_000_123));
+        assert_eq!(decode_cookie("manual 1"), None);
+        assert_eq!(decode_cookie("auto x"), None);
+        assert_eq!(decode_cookie(""), None);
+    }
+
+    #[test]
+    fn owners_and_liveness() {
+        let mut info = LockInfo {
+            lock_type: LockType::Exclusive,
+            tag: LOCK_TAG.into(),
+            ..Default::default()
+        };
+        assert_eq!(lock_owner(&info), LockOwner::None);
+        let entity = EntityName::client(4200);
+        info.lockers.insert(
+            LockerId {
+                locker: entity,
+                cookie: "auto 77".into(),
+            },
+            LockerInfo {
+                addr: addr(9),
+                ..Default::default()
+            },
+        );
+        let LockOwner::Client(l) = lock_owner(&info) else {
+            panic!()
+        };
+        let mut blank = info.clone();
+        blank
+            .lockers
+            .values_mut()
+            .for_each(|v| v.addr = EntityAddr::default());
+        assert!(matches!(lock_owner(&blank), LockOwner::External(_)));
+        assert_eq!((l.handle, l.entity), (77, entity));
+        let w = |cookie, nonce| Watcher {
+            name: entity,
+            cookie,
+            timeout_seconds: 30,
+            addr: addr(nonce),
+        };
+        assert!(locker_alive(&l, &[w(5, 9), w(77, 9)]));
+        assert!(!locker_alive(&l, &[w(78, 9), w(77, 10)]));
+        // the lock's address is legacy-typed, the watcher's typed: the same client
+        let mut typed = w(77, 9);
+        typed.addr.addr_type = denc::AddrType::MSGR2;
+        let mut legacy = l.clone();
+        legacy.addr.addr_type = denc::AddrType::LEGACY;
+        assert!(locker_alive(&legacy, &[typed]));
+        assert_eq!(legacy_addr(&addr(9)), "127.0.0.1:0/9");
+        info.tag = "other".into();
+        assert!(matches!(lock_owner(&info), LockOwner::External(_)));
+    }
+
+    #[test]
+    fn notify_answers() {
+        let me = ClientId { gid: 1, handle: 2 };
+        let peer = ClientId { gid: 3, handle: 4 };
+        let req = |c| {
+            NotifyMessage::RequestLock {
+                client: c,
+                force: false,
+            }
+            .to_bytes()
+        };
+        let a = on_notify(&req(peer), me, true);
+        assert!(a.release);
+        assert_eq!(
+            denc::decode_exact::<ResponseMessage>(&a.reply)
+                .unwrap()
+                .result,
+            0
+        );
+        assert_eq!(on_notify(&req(peer), me, false).reply.len(), 0);
+        assert!(!on_notify(&req(me), me, true).release);
+        assert!(on_notify(&NotifyMessage::ReleasedLock(peer).to_bytes(), me, false).peer_released);
+        let resize = NotifyMessage::Other {
+            op: op::RESIZE,
+            payload: Bytes::from_static(&[0; 33]),
+        }
+        .to_bytes();
+        let a = on_notify(&resize, me, true);
+        assert_eq!(
+            denc::decode_exact::<ResponseMessage>(&a.reply)
+                .unwrap()
+                .result,
+            -95
+        );
+        assert!(on_notify(&resize, me, false).reply.is_empty());
+        let quiesce = NotifyMessage::Other {
+            op: op::QUIESCE,
+            payload: Bytes::new(),
+        }
+        .to_bytes();
+        assert!(on_notify(&quiesce, me, true).reply.is_empty());
+        assert!(on_notify(b"garbage", me, true).reply.is_empty());
+    }
+}
