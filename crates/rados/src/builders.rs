@@ -49,6 +49,16 @@ macro_rules! common_builder_methods {
             self
         }
 
+        /// Compares the object's bytes at `off` with `data` (librados `cmpext`); bytes
+        /// past the end of the object compare as zeros, and so does a missing object in a
+        /// write operation (a read operation fails with ENOENT on one). On a
+        /// difference the whole operation fails with [`Error::CompareMismatch`] carrying
+        /// the index in `data` of the first differing byte.
+        pub fn cmpext(mut self, off: u64, data: impl Into<Bytes>) -> Self {
+            self.specs.push(OpSpec::cmpext(off, data.into()));
+            self
+        }
+
         /// Calls class method `class.method` with `input`; its output is this op's data.
         pub fn exec(mut self, class: &str, method: &str, input: &[u8]) -> Self {
             match OpSpec::call(class, method, input) {

@@ -259,6 +259,17 @@ pub enum Error {
         /// The first failed op of a compound operation.
         failed_op: Option<usize>,
     },
+    /// A `cmpext` op found different bytes: the OSD returned `-MAX_ERRNO - offset`
+    /// (PrimaryLogPG.cc `finish_extent_cmp`, MAX_ERRNO = 4095); `offset` is the index in
+    /// the compared data of the first byte that differs. Its errno is EILSEQ (librbd's
+    /// code for it; librados returns the raw `-4095 - offset`).
+    #[error("compared data differs at byte {offset}")]
+    CompareMismatch {
+        /// Index of the first differing byte in the compared data.
+        offset: u64,
+        /// The cmpext op's index in the compound operation, when the reply says.
+        failed_op: Option<usize>,
+    },
     /// The monitors refused a pool operation (create, delete, snapshot).
     #[error("pool operation failed: {errno}")]
     PoolOp {
@@ -280,6 +291,7 @@ impl Error {
     pub fn errno(&self) -> i32 {
         const EIO: i32 = 5;
         const ENOENT: i32 = 2;
+        const EILSEQ: i32 = 84;
         const EACCES: i32 = 13;
         const EINVAL: i32 = 22;
         const ESHUTDOWN: i32 = 108;
@@ -287,6 +299,7 @@ impl Error {
         match self {
             Error::Osd { errno, .. } | Error::PoolOp { errno } => errno.as_result(),
             Error::NoSuchPool(_) => -ENOENT,
+            Error::CompareMismatch { .. } => -EILSEQ,
             Error::InvalidArgument(_) => -EINVAL,
             Error::Command { code, .. } => *code,
             Error::Auth(_) => -EACCES,

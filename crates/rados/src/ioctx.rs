@@ -271,6 +271,9 @@ impl IoCtx {
             .await?;
         if reply.result < 0 {
             let failed_op = reply.rvals.iter().position(|r| *r < 0);
+            if let Some(offset) = cmpext_mismatch(reply.result) {
+                return Err(Error::CompareMismatch { offset, failed_op });
+            }
             return Err(Error::Osd {
                 errno: Errno::from_result(reply.result).unwrap_or(Errno::EIO),
                 failed_op,
@@ -358,6 +361,16 @@ impl IoCtx {
     /// Removes the object (ENOENT if it does not exist).
     pub async fn remove(&self, oid: &str) -> Result<()> {
         self.one_write(oid, OpSpec::remove()).await
+    }
+
+    /// Compares the object's bytes at `off` with `data` (librados `cmpext`): Ok when they
+    /// match (bytes past the end of the object compare as zeros), else
+    /// [`Error::CompareMismatch`] with the index of the first differing byte. A missing
+    /// object is ENOENT here (a read); in a [`WriteOp`] it compares as zeros.
+    pub async fn cmpext(&self, oid: &str, off: u64, data: impl Into<Bytes>) -> Result<()> {
+        self.one(oid, OpSpec::cmpext(off, data.into()), Mode::Read)
+            .await
+            .map(|_| ())
     }
 
     /// Size and modification time.
@@ -529,6 +542,14 @@ impl IoCtx {
     }
 }
 
+/// The OSD's cmpext mismatch code `-MAX_ERRNO - index` (src/include/err.h MAX_ERRNO =
+/// 4095; PrimaryLogPG.cc `finish_extent_cmp`) as the index.
+fn cmpext_mismatch(result: i32) -> Option<u64> {
+    const MAX_ERRNO: i64 = 4095;
+    let index = -MAX_ERRNO - i64::from(result);
+    u64::try_from(index).ok()
+}
+
 fn expect_data(out: OpOutput) -> Result<Bytes> {
     match out {
         OpOutput::Data(b) => Ok(b),
@@ -543,5 +564,19 @@ fn expect_vals(out: OpOutput) -> Result<OmapVals> {
         _ => Err(Error::Protocol(
             "omap values returned another kind of result",
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cmpext_mismatch_codes() {
+        assert_eq!(cmpext_mismatch(-4095), Some(0));
+        assert_eq!(cmpext_mismatch(-4095 - 10), Some(10));
+        assert_eq!(cmpext_mismatch(-2), None);
+        assert_eq!(cmpext_mismatch(-4094), None);
+        assert_eq!(cmpext_mismatch(i32::MIN), Some(2_147_479_553));
     }
 }

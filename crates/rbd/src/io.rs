@@ -240,7 +240,7 @@ impl Image {
 }
 
 /// The lock state behind an access, when we hold the lock.
-fn held(access: &Option<Access>) -> Option<&Held> {
+pub(crate) fn held(access: &Option<Access>) -> Option<&Held> {
     access.as_ref().and_then(|a| a.as_ref())
 }
 

@@ -25,11 +25,15 @@
     clippy::cast_possible_truncation
 )]
 
+mod async_file;
 pub mod cls;
+mod compare_write;
 mod create;
 mod error;
 pub mod exclusive_lock;
+mod feature_update;
 pub mod features;
+mod file;
 #[doc(hidden)]
 pub mod fuzzing;
 mod image;
@@ -40,8 +44,11 @@ mod pool;
 pub mod striper;
 pub mod watch_notify;
 
+pub use async_file::AsyncImageFile;
 pub use cls::rbd::ParentInfo;
 pub use create::{CreateOptions, MAX_IMAGE_SIZE};
 pub use error::{Error, Result};
+pub use feature_update::DISABLE_SUPPORTED;
+pub use file::ImageFile;
 pub use image::{Image, ImageInfo, OpenMode};
 pub use pool::{ImageSpec, Rbd};

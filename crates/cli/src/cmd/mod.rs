@@ -12,8 +12,11 @@ mod rados_format;
 mod rados_ls;
 mod rados_watch;
 mod rbd;
+mod rbd_admin;
+mod rbd_bench;
 mod rbd_format;
 mod rbd_io;
+mod rbd_progress;
 mod status;
 
 use std::process::ExitCode;
@@ -70,6 +73,17 @@ pub enum Action {
     /// Image metadata (like `rbd image-meta`).
     #[command(subcommand)]
     ImageMeta(rbd::MetaArgs),
+    /// Benchmark image I/O (like `rbd bench`).
+    Bench(rbd_bench::BenchArgs),
+    /// Provisioned and used sizes of images (like `rbd du`).
+    #[command(alias = "disk-usage")]
+    Du(rbd_admin::DuArgs),
+    /// Image-level configuration overrides (like `rbd config image ...`).
+    #[command(subcommand)]
+    Config(rbd_admin::ConfigArgs),
+    /// Enable or disable image features (like `rbd feature enable|disable`).
+    #[command(subcommand)]
+    Feature(rbd_admin::FeatureArgs),
     /// Pool commands (like `rbd pool init`).
     #[command(subcommand)]
     Pool(rbd::PoolArgs),
@@ -96,6 +110,10 @@ pub async fn run(global: &GlobalArgs, command: Action) -> Result<ExitCode, CliEr
         Action::ImageMeta(a) => rbd::run(global, rbd::RbdCmd::Meta(a)).await,
         Action::Pool(a) => rbd::run(global, rbd::RbdCmd::Pool(a)).await,
         Action::Import(a) => rbd_io::run_import(global, a).await,
+        Action::Bench(a) => rbd_bench::run(global, a).await,
+        Action::Du(a) => rbd_admin::run(global, rbd_admin::AdminCmd::Du(a)).await,
+        Action::Config(a) => rbd_admin::run(global, rbd_admin::AdminCmd::Config(a)).await,
+        Action::Feature(a) => rbd_admin::run(global, rbd_admin::AdminCmd::Feature(a)).await,
         Action::Export(a) => rbd_io::run_export(global, a).await,
     }
 }

@@ -7,6 +7,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use crate::cmd::rbd_format::{InfoJson, byte_u, parse_size, table};
+use crate::cmd::rbd_progress::Progress;
 use crate::error::CliError;
 use crate::global::GlobalArgs;
 use crate::output::Format;
@@ -282,6 +283,14 @@ pub enum PoolArgs {
         #[arg(long = "force")]
         force: bool,
     },
+    /// Image count, provisioned bytes and snapshots of a pool (like `rbd pool stats`).
+    Stats {
+        /// Pool (default `rbd`).
+        pool: Option<String>,
+        /// Namespace.
+        #[arg(long = "namespace")]
+        namespace: Option<String>,
+    },
 }
 
 /// The `rbd` commands handled here.
@@ -373,7 +382,9 @@ async fn run_on(rados: &rados::Rados, format: Format, cmd: RbdCmd) -> Result<(),
         RbdCmd::Rm(a) => {
             let spec = a.spec.resolve()?;
             let pool = open_pool(rados, &spec.pool, &spec.namespace).await?;
+            let progress = Progress::spinner("Removing image", a.no_progress);
             pool.remove(&spec.image).await?;
+            progress.finish();
         }
         RbdCmd::Rename(a) => {
             let src = resolve(Some(&a.src), a.pool.as_deref(), None, None)?;
@@ -396,11 +407,24 @@ async fn run_on(rados: &rados::Rados, format: Format, cmd: RbdCmd) -> Result<(),
                     "shrinking an image is only allowed with the --allow-shrink flag",
                 ));
             }
+            let progress =
+                Progress::spinner("Resizing image", a.no_progress || size >= image.size());
             image.resize(size, a.allow_shrink).await?;
+            progress.finish();
             // releases the exclusive lock before the process exits
             image.close().await?;
         }
         RbdCmd::Meta(a) => meta(rados, format, a).await?,
+        RbdCmd::Pool(PoolArgs::Stats { pool, namespace }) => {
+            let pool = pool.unwrap_or_else(|| "rbd".into());
+            crate::cmd::rbd_admin::pool_stats(
+                rados,
+                format,
+                &pool,
+                namespace.as_deref().unwrap_or(""),
+            )
+            .await?;
+        }
         RbdCmd::Pool(PoolArgs::Init { pool, force }) => {
             let pool = open_pool(rados, pool.as_deref().unwrap_or("rbd"), "").await?;
             pool.pool_init(force).await?;

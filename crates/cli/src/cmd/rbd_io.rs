@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use bytes::Bytes;
 
 use crate::cmd::rbd::{CreateOpts, open_pool, resolve};
+use crate::cmd::rbd_progress::Progress;
 use crate::error::CliError;
 
 /// Bytes read or written per step.
@@ -99,6 +100,7 @@ pub async fn import(rados: &rados::Rados, a: ImportArgs) -> Result<(), CliError>
     let mut image = pool.open(&spec.image, rbd::OpenMode::ReadWrite).await?;
     let mut buf = vec![0u8; CHUNK];
     let mut pos = 0u64;
+    let progress = Progress::bar("Importing image", size.unwrap_or(0), a.no_progress);
     loop {
         let n = fill(&mut input, &mut buf).map_err(file_err(&a.path))?;
         if n == 0 {
@@ -111,7 +113,9 @@ pub async fn import(rados: &rados::Rados, a: ImportArgs) -> Result<(), CliError>
         let chunk = Bytes::copy_from_slice(buf.get(..n).unwrap_or_default());
         write_sparse(&image, pos, &chunk).await?;
         pos = end;
+        progress.set(pos);
     }
+    progress.finish();
     // releases the exclusive lock before the process exits
     image.close().await?;
     Ok(())
@@ -159,13 +163,16 @@ pub async fn export(rados: &rados::Rados, a: ExportArgs) -> Result<(), CliError>
     };
     let size = image.size();
     let mut pos = 0u64;
+    let progress = Progress::bar("Exporting image", size, a.no_progress || a.path == "-");
     while pos < size {
         let len = (CHUNK as u64).min(size - pos);
         let data = image.read(pos, len).await?;
         out.write_all(&data).map_err(file_err(&a.path))?;
         pos += len;
+        progress.set(pos);
     }
     out.flush().map_err(file_err(&a.path))?;
+    progress.finish();
     Ok(())
 }
 

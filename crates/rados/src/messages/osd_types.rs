@@ -101,6 +101,8 @@ pub mod opcode {
     pub const OMAP_GET_VALS_BY_KEYS: u16 = 0x1214;
     /// `OMAP_CMP`.
     pub const OMAP_CMP: u16 = 0x1219;
+    /// `CMPEXT` (`__CEPH_OSD_OP(RD, DATA, 32)`): compares an extent with the in-data.
+    pub const CMPEXT: u16 = 0x1220;
     /// `WRITE`.
     pub const WRITE: u16 = 0x2201;
     /// `WRITEFULL`.
@@ -158,7 +160,7 @@ pub mod opcode {
     pub fn uses_extent(op: u16) -> bool {
         matches!(
             op,
-            READ | SPARSE_READ | WRITE | WRITE_FULL | TRUNCATE | ZERO | APPEND
+            READ | SPARSE_READ | WRITE | WRITE_FULL | TRUNCATE | ZERO | APPEND | CMPEXT
         )
     }
 }

@@ -108,6 +108,17 @@ impl OpSpec {
         )
     }
 
+    /// `CMPEXT`: the extent `off..off + data.len()` must hold `data` (bytes past the end
+    /// of the object compare as zeros: PrimaryLogPG.cc `finish_extent_cmp`).
+    pub(crate) fn cmpext(off: u64, data: Bytes) -> Self {
+        let len = data.len() as u64;
+        Self::new(
+            RawOsdOp::extent(opcode::CMPEXT, off, len, 0, 0),
+            data,
+            OutKind::Nothing,
+        )
+    }
+
     pub(crate) fn stat() -> Self {
         Self::new(RawOsdOp::new(opcode::STAT), Bytes::new(), OutKind::Stat)
     }
@@ -519,6 +530,14 @@ mod tests {
         assert_eq!(OpSpec::read(0, 4096).budget(), 4096);
         assert_eq!(OpSpec::write(0, Bytes::from_static(b"12345")).budget(), 5);
         assert_eq!(OpSpec::stat().budget(), 0);
+        let c = OpSpec::cmpext(7, Bytes::from_static(b"abc"));
+        assert_eq!(c.raw.op, 0x1220);
+        assert_eq!(
+            &c.raw.body[..16],
+            &[7, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0]
+        );
+        assert_eq!(&c.indata[..], b"abc");
+        assert_eq!(c.budget(), 3);
         assert_eq!(OpSpec::remove().budget(), 0);
         let keys: BTreeSet<String> = ["a".to_string()].into();
         assert_eq!(

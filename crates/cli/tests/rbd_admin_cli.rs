@@ -1,0 +1,291 @@
+//! `rbd-rs bench|du|config image|feature|pool stats` against the real cluster of
+//! `CEPH_CONF` (fails without one), compared with the host's `rbd`.
+
+use std::process::{Command, Output};
+
+use interop_tests::{ceph_conf, ceph_tool, pattern, scratch_dir, unique_name};
+
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn rbd_rs(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rbd-rs"))
+        .arg("-c")
+        .arg(ceph_conf())
+        .args(args)
+        .env_remove("CEPH_ARGS")
+        .output()
+        .expect("running rbd-rs")
+}
+
+fn ok(args: &[&str]) -> String {
+    let o = rbd_rs(args);
+    assert!(
+        o.status.success(),
+        "rbd-rs {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout).unwrap()
+}
+
+fn rbd(args: &[&str]) -> String {
+    String::from_utf8(ceph_tool("rbd", args).stdout).unwrap()
+}
+
+fn json(s: &str) -> serde_json::Value {
+    serde_json::from_str(s).unwrap_or_else(|e| panic!("{e}: {s}"))
+}
+
+/// Imports `len` bytes with a hole in the middle into a new image.
+fn import(name: &str, len: usize, extra: &[&str]) {
+    let dir = scratch_dir("admin-cli");
+    let mut data = pattern(len, 5);
+    data[len / 4..len / 2].fill(0);
+    let f = dir.join("in");
+    std::fs::write(&f, &data).unwrap();
+    let mut args = vec!["import", "--no-progress", "--image-feature", "layering"];
+    args.extend(extra);
+    args.extend([f.to_str().unwrap(), name]);
+    rbd(&args);
+}
+
+#[test]
+fn du_matches_rbd() {
+    let _serial = serial();
+    let a = unique_name("du-a");
+    let b = unique_name("du-b");
+    let c = unique_name("du-c");
+    import(&a, 9 << 20, &[]);
+    import(
+        &b,
+        (3 << 20) + 5000,
+        &[
+            "--object-size",
+            "1M",
+            "--stripe-unit",
+            "64K",
+            "--stripe-count",
+            "3",
+        ],
+    );
+    rbd(&["create", "--size", "1G", "--image-feature", "layering", &c]);
+    for name in [&a, &b, &c] {
+        assert_eq!(ok(&["du", name]), rbd(&["du", name]), "du {name}");
+        assert_eq!(
+            json(&ok(&["du", name, "--format", "json"])),
+            json(&rbd(&["du", name, "--format", "json"])),
+            "du --format json {name}"
+        );
+    }
+    // the whole pool: our images' rows agree (others may come and go)
+    let ours = json(&ok(&["du", "--format", "json"]));
+    let theirs = json(&rbd(&["du", "--format", "json"]));
+    for name in [&a, &b, &c] {
+        let pick = |v: &serde_json::Value| {
+            v["images"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|e| e["name"] == name.as_str())
+                .cloned()
+        };
+        assert_eq!(pick(&ours), pick(&theirs));
+        assert!(pick(&ours).is_some());
+    }
+    assert!(ok(&["du"]).lines().any(|l| l.starts_with("<TOTAL>")));
+    // pool stats
+    let ours = json(&ok(&["pool", "stats", "--format", "json"]));
+    let theirs = json(&rbd(&["pool", "stats", "--format", "json"]));
+    assert_eq!(ours, theirs);
+    assert_eq!(ok(&["pool", "stats"]), rbd(&["pool", "stats"]));
+    for name in [&a, &b, &c] {
+        rbd(&["rm", "--no-progress", name]);
+    }
+}
+
+#[test]
+fn config_image_like_rbd() {
+    let _serial = serial();
+    let name = unique_name("conf");
+    rbd(&[
+        "create",
+        "--size",
+        "8M",
+        "--image-feature",
+        "layering",
+        &name,
+    ]);
+    ok(&["config", "image", "set", &name, "rbd_cache", "false"]);
+    assert_eq!(
+        rbd(&["config", "image", "get", &name, "rbd_cache"]),
+        "false\n"
+    );
+    rbd(&["config", "image", "set", &name, "rbd_qos_iops_limit", "100"]);
+    assert_eq!(
+        ok(&["config", "image", "get", &name, "rbd_qos_iops_limit"]),
+        "100\n"
+    );
+    // our list: the overrides, each as rbd lists it
+    let ours = json(&ok(&["config", "image", "list", &name, "--format", "json"]));
+    let theirs = json(&rbd(&[
+        "config", "image", "list", &name, "--format", "json",
+    ]));
+    let ours = ours.as_array().unwrap();
+    assert_eq!(ours.len(), 2);
+    for e in ours {
+        assert!(theirs.as_array().unwrap().contains(e), "{e}");
+        assert_eq!(e["source"], "image");
+    }
+    let plain = ok(&["config", "image", "list", &name]);
+    assert!(plain.starts_with("There are 2 values:\n"));
+    assert!(
+        plain
+            .lines()
+            .any(|l| l.split_whitespace().eq(["rbd_cache", "false", "image"]))
+    );
+    ok(&["config", "image", "remove", &name, "rbd_qos_iops_limit"]);
+    let o = rbd_rs(&["config", "image", "get", &name, "rbd_qos_iops_limit"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("rbd_qos_iops_limit is not set"));
+    let o = rbd_rs(&["config", "image", "set", &name, "bogus", "1"]);
+    assert_eq!(o.status.code(), Some(22));
+    rbd(&["rm", "--no-progress", &name]);
+}
+
+#[test]
+fn feature_disable_deep_flatten() {
+    let _serial = serial();
+    let name = unique_name("feat");
+    rbd(&[
+        "create",
+        "--size",
+        "8M",
+        "--image-feature",
+        "layering,deep-flatten",
+        &name,
+    ]);
+    ok(&["feature", "disable", &name, "deep-flatten"]);
+    let info = json(&rbd(&["info", &name, "--format", "json"]));
+    assert_eq!(info["features"], serde_json::json!(["layering"]));
+    // already off, not toggleable, not supported yet
+    assert_eq!(
+        rbd_rs(&["feature", "disable", &name, "deep-flatten"])
+            .status
+            .code(),
+        Some(22)
+    );
+    assert_eq!(
+        rbd_rs(&["feature", "enable", &name, "layering"])
+            .status
+            .code(),
+        Some(22)
+    );
+    let o = rbd_rs(&["feature", "enable", &name, "exclusive-lock"]);
+    assert_eq!(o.status.code(), Some(95));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not supported by this client yet"));
+    let info = json(&rbd(&["info", &name, "--format", "json"]));
+    assert_eq!(info["features"], serde_json::json!(["layering"]));
+    rbd(&["rm", "--no-progress", &name]);
+}
+
+#[test]
+fn bench_prints_like_rbd_bench() {
+    let _serial = serial();
+    let name = unique_name("bench");
+    rbd(&[
+        "create",
+        "--size",
+        "64M",
+        "--image-feature",
+        "layering",
+        &name,
+    ]);
+    let re_summary = |s: &str, ops: u64| {
+        let last = s
+            .lines()
+            .find(|l| l.starts_with("elapsed: "))
+            .unwrap_or_else(|| panic!("no summary in {s}"));
+        let f: Vec<&str> = last.split_whitespace().collect();
+        assert_eq!(f[0], "elapsed:");
+        assert_eq!((f[2], f[3]), ("ops:", ops.to_string().as_str()));
+        assert_eq!(f[4], "ops/sec:");
+        assert!(f[5].parse::<f64>().unwrap() > 0.0);
+        assert_eq!(f[6], "bytes/sec:");
+        assert!(f[8].ends_with("/s"));
+    };
+    let out = ok(&[
+        "bench",
+        "--io-type",
+        "write",
+        "--io-size",
+        "64K",
+        "--io-threads",
+        "8",
+        "--io-total",
+        "64M",
+        "--io-pattern",
+        "seq",
+        &name,
+    ]);
+    let mut lines = out.lines();
+    assert_eq!(
+        lines.next(),
+        Some("bench  type write io_size 65536 io_threads 8 bytes 67108864 pattern sequential")
+    );
+    assert_eq!(lines.next(), Some("  SEC       OPS   OPS/SEC   BYTES/SEC"));
+    re_summary(&out, 1024);
+    // the sequential pattern covered the whole image: nothing reads as a hole
+    let du = json(&rbd(&["du", &name, "--format", "json"]));
+    assert_eq!(du["images"][0]["used_size"], 64 << 20);
+    let out = ok(&[
+        "bench",
+        "--io-type",
+        "read",
+        "--io-total",
+        "4M",
+        "--io-pattern",
+        "rand",
+        &name,
+    ]);
+    assert!(
+        out.starts_with(
+            "bench  type read io_size 4096 io_threads 16 bytes 4194304 pattern random\n"
+        )
+    );
+    re_summary(&out, 1024);
+    let out = ok(&[
+        "bench",
+        "--io-type",
+        "rw",
+        "--rw-mix-read",
+        "70",
+        "--io-total",
+        "1M",
+        "--io-pattern",
+        "full-seq",
+        &name,
+    ]);
+    assert!(out.starts_with("bench  type readwrite read:write=70:30 io_size 4096"));
+    assert!(out.contains("pattern full sequential\n"));
+    let reads = out.lines().find(|l| l.starts_with("read_ops: ")).unwrap();
+    let writes = out.lines().find(|l| l.starts_with("write_ops: ")).unwrap();
+    let n = |l: &str| l.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap();
+    assert_eq!(n(reads) + n(writes), 256);
+    // bad arguments as rbd refuses them
+    assert!(
+        !rbd_rs(&["bench", "--io-type", "write", "--io-size", "128M", &name])
+            .status
+            .success()
+    );
+    assert!(
+        !rbd_rs(&["bench", "--io-type", "read", "--io-threads", "0", &name])
+            .status
+            .success()
+    );
+    rbd(&["rm", "--no-progress", &name]);
+}
