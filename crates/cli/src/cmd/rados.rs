@@ -12,6 +12,7 @@ use bytes::Bytes;
 use rados::{Errno, IoCtx, Rados};
 
 use super::pools;
+use super::rados_bench;
 use super::rados_format::{hexdump, prettify, snap_stamp, utime};
 use crate::error::CliError;
 use crate::global::GlobalArgs;
@@ -36,8 +37,8 @@ pub struct Args {
     /// Object locator key.
     #[arg(long = "object-locator", global = true, value_name = "KEY")]
     pub locator: Option<String>,
-    /// Op size for put/get (default 4 MiB).
-    #[arg(short = 'b', global = true, value_name = "BYTES")]
+    /// Op size for put/get and write benchmarks (default 4 MiB; K, M, G suffixes).
+    #[arg(short = 'b', global = true, value_name = "BYTES", value_parser = rados_bench::parse_size)]
     pub op_size: Option<u64>,
     /// Offset for put.
     #[arg(long = "offset", global = true, value_name = "OFFSET")]
@@ -130,6 +131,10 @@ pub enum Cmd {
     Mkpool(pools::MkpoolArgs),
     /// Delete a pool (old `rados rmpool POOL POOL --yes-i-really-really-mean-it`).
     Rmpool(pools::RmpoolArgs),
+    /// Benchmark: SECONDS write|seq|rand [-b SIZE] [-t N] [--no-cleanup] [--run-name NAME].
+    Bench(rados_bench::BenchArgs),
+    /// Remove the objects of a write benchmark run and its metadata object.
+    Cleanup(rados_bench::CleanupArgs),
 }
 
 /// A failure `rados` reports as a message and exit status 1.
@@ -195,6 +200,15 @@ async fn dispatch(rados: &Rados, args: Args) -> Result<Outcome, CliError> {
             }
         }
     }
+    let cmd = match args.cmd {
+        Cmd::Bench(a) => {
+            return Ok(rados_bench::bench(&io, args.op_size, a)
+                .await?
+                .map_err(|()| Failed));
+        }
+        Cmd::Cleanup(a) => return Ok(rados_bench::cleanup(&io, a).await?.map_err(|()| Failed)),
+        cmd => cmd,
+    };
     let op_size = args.op_size.unwrap_or(DEFAULT_OP_SIZE).max(1);
     let c = Ctx {
         io,
@@ -203,7 +217,7 @@ async fn dispatch(rados: &Rados, args: Args) -> Result<Outcome, CliError> {
         offset: args.offset,
         input_file: args.input_file,
     };
-    c.object_command(args.cmd).await
+    c.object_command(cmd).await
 }
 
 /// What the object commands share.
@@ -461,7 +475,9 @@ impl Ctx {
                 writeln!(out, "{} snaps", snaps.len())?;
                 Ok(())
             }
-            Cmd::Lspools | Cmd::Mkpool(_) | Cmd::Rmpool(_) => Ok(()),
+            Cmd::Lspools | Cmd::Mkpool(_) | Cmd::Rmpool(_) | Cmd::Bench(_) | Cmd::Cleanup(_) => {
+                Ok(())
+            }
         })
     }
 
