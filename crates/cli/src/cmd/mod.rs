@@ -8,6 +8,8 @@ mod osd;
 mod osdmap;
 mod pools;
 mod rados;
+mod rados_bench;
+mod rados_bench_stats;
 mod rados_format;
 mod rados_ls;
 mod rados_watch;

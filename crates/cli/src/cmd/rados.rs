@@ -12,7 +12,7 @@ use bytes::Bytes;
 use rados::{Errno, IoCtx, Rados};
 
 use super::rados_format::{hexdump, prettify, snap_stamp, utime};
-use super::{pools, rados_ls, rados_watch};
+use super::{pools, rados_bench, rados_ls, rados_watch};
 use crate::error::CliError;
 use crate::global::GlobalArgs;
 use crate::output::Format;
@@ -37,8 +37,8 @@ pub struct Args {
     /// Object locator key.
     #[arg(long = "object-locator", global = true, value_name = "KEY")]
     pub locator: Option<String>,
-    /// Op size for put/get (default 4 MiB).
-    #[arg(short = 'b', global = true, value_name = "BYTES")]
+    /// Op size for put/get and write benchmarks (default 4 MiB; K, M, G suffixes).
+    #[arg(short = 'b', global = true, value_name = "BYTES", value_parser = rados_bench::parse_size)]
     pub op_size: Option<u64>,
     /// Offset for put.
     #[arg(long = "offset", global = true, value_name = "OFFSET")]
@@ -148,6 +148,10 @@ pub enum Cmd {
     Mkpool(pools::MkpoolArgs),
     /// Delete a pool (old `rados rmpool POOL POOL --yes-i-really-really-mean-it`).
     Rmpool(pools::RmpoolArgs),
+    /// Benchmark: SECONDS write|seq|rand [-b SIZE] [-t N] [--no-cleanup] [--run-name NAME].
+    Bench(rados_bench::BenchArgs),
+    /// Remove the objects of a write benchmark run and its metadata object.
+    Cleanup(rados_bench::CleanupArgs),
 }
 
 /// A failure `rados` reports as a message and exit status 1.
@@ -223,6 +227,15 @@ async fn dispatch(rados: &Rados, args: Args, format: Format) -> Result<Outcome, 
         };
         return Ok(rados_ls::ls(&io, &req).await?.map_err(|()| Failed));
     }
+    let cmd = match args.cmd {
+        Cmd::Bench(a) => {
+            return Ok(rados_bench::bench(&io, args.op_size, a)
+                .await?
+                .map_err(|()| Failed));
+        }
+        Cmd::Cleanup(a) => return Ok(rados_bench::cleanup(&io, a).await?.map_err(|()| Failed)),
+        cmd => cmd,
+    };
     let op_size = args.op_size.unwrap_or(DEFAULT_OP_SIZE).max(1);
     let c = Ctx {
         io,
@@ -231,7 +244,7 @@ async fn dispatch(rados: &Rados, args: Args, format: Format) -> Result<Outcome, 
         offset: args.offset,
         input_file: args.input_file,
     };
-    c.object_command(args.cmd).await
+    c.object_command(cmd).await
 }
 
 /// What the object commands share.
@@ -492,7 +505,12 @@ impl Ctx {
                 writeln!(out, "{} snaps", snaps.len())?;
                 Ok(())
             }
-            Cmd::Lspools | Cmd::Mkpool(_) | Cmd::Rmpool(_) | Cmd::Ls { .. } => Ok(()),
+            Cmd::Lspools
+            | Cmd::Mkpool(_)
+            | Cmd::Rmpool(_)
+            | Cmd::Ls { .. }
+            | Cmd::Bench(_)
+            | Cmd::Cleanup(_) => Ok(()),
         })
     }
 
