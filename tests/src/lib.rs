@@ -321,3 +321,16 @@ pub fn init_tracing() {
             .try_init();
     }
 }
+
+/// A reference tool's stderr without the log lines librados sometimes prints while the tool exits
+/// (`2026-11-21T08:35:18.318+0000 7fcb606446c0 -1 monclient: get_auth_request but no auth
+/// handler is set up`): noise of Ceph's, not part of what the tool says.
+pub fn without_log_lines(stderr: &[u8]) -> String {
+    String::from_utf8_lossy(stderr)
+        .split_inclusive('\n')
+        .filter(|line| {
+            let b = line.as_bytes();
+            !(b.len() > 24 && b[4] == b'-' && b[7] == b'-' && b[10] == b'T')
+        })
+        .collect()
+}
