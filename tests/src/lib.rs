@@ -334,3 +334,25 @@ pub fn without_log_lines(stderr: &[u8]) -> String {
         })
         .collect()
 }
+
+/// `python3` of the cluster's own release (inside its chroot for a chroot cluster), to run
+/// python3-rados / python3-rbd as a reference client; give it [`tool_conf`].
+pub fn python3() -> Command {
+    match chroot_release() {
+        Some(release) => {
+            let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/ceph-chroot");
+            let mut cmd = Command::new(script);
+            cmd.args(["exec", &release, "python3"]);
+            cmd
+        }
+        None => Command::new("/usr/bin/python3"),
+    }
+}
+
+/// The cluster's ceph.conf as the reference tools and [`python3`] see it.
+pub fn tool_conf() -> String {
+    match chroot_release() {
+        Some(_) => std::env::var("CEPH_TOOLS_CONF").unwrap_or_else(|_| panic!("{NO_CLUSTER_HELP}")),
+        None => ceph_conf().display().to_string(),
+    }
+}

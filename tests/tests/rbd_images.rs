@@ -6,7 +6,7 @@
 use std::sync::{Mutex, PoisonError};
 
 use bytes::Bytes;
-use interop_tests::{ceph_tool, pattern, scratch_dir, try_ceph_tool, unique_name};
+use interop_tests::{ceph_tool, pattern, scratch_dir, tool_view, try_ceph_tool, unique_name};
 use rados::{ClientConfig, Errno, Rados};
 use rbd::{CreateOptions, Error, OpenMode, Rbd};
 
@@ -79,7 +79,7 @@ fn images_written_by_rbd_read_identically() {
             if su != 0 {
                 args.extend(["--stripe-unit", &su_s, "--stripe-count", &sc_s]);
             }
-            let file_s = file.to_string_lossy().into_owned();
+            let file_s = tool_view(&file);
             args.extend([file_s.as_str(), name.as_str()]);
             ceph_tool("rbd", &args);
             let image = pool.open(&name, OpenMode::ReadOnly).await.unwrap();
@@ -171,7 +171,7 @@ fn images_written_here_read_identically_by_rbd_and_python() {
             }
             let out = dir.join(format!("export-{i}"));
             let _ = std::fs::remove_file(&out);
-            ceph_tool("rbd", &["export", &name, out.to_str().unwrap()]);
+            ceph_tool("rbd", &["export", &name, &tool_view(&out)]);
             assert!(std::fs::read(&out).unwrap() == want, "rbd export differs");
             let py = format!(
                 "import rados, rbd, sys\n\
@@ -179,14 +179,11 @@ fn images_written_here_read_identically_by_rbd_and_python() {
                  io = c.open_ioctx('rbd')\n\
                  with rbd.Image(io, '{name}', read_only=True) as im:\n    \
                  sys.stdout.buffer.write(im.read({}, {}))\n",
-                interop_tests::ceph_conf().display(),
+                interop_tests::tool_conf(),
                 size / 3,
                 size / 3
             );
-            let o = std::process::Command::new("/usr/bin/python3")
-                .args(["-c", &py])
-                .output()
-                .unwrap();
+            let o = interop_tests::python3().args(["-c", &py]).output().unwrap();
             assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
             assert!(o.stdout[..] == want[(size / 3) as usize..(2 * (size / 3)) as usize]);
             pool.remove(&name).await.unwrap();
@@ -225,7 +222,7 @@ fn data_pool_images() {
                 data_pool,
                 "--object-size",
                 "1M",
-                file.to_str().unwrap(),
+                &tool_view(&file),
                 &name,
             ],
         );
@@ -252,7 +249,7 @@ fn data_pool_images() {
         assert_eq!(j["features"], serde_json::json!(["layering", "data-pool"]));
         let out = dir.join("dp-out");
         let _ = std::fs::remove_file(&out);
-        ceph_tool("rbd", &["export", &name, out.to_str().unwrap()]);
+        ceph_tool("rbd", &["export", &name, &tool_view(&out)]);
         assert!(std::fs::read(&out).unwrap() == data);
         pool.remove(&name).await.unwrap();
         let left = String::from_utf8(ceph_tool("rados", &["-p", data_pool, "ls"]).stdout).unwrap();

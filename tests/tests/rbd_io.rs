@@ -7,7 +7,7 @@ use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::sync::{Mutex, PoisonError};
 
 use bytes::Bytes;
-use interop_tests::{ceph_tool, pattern, scratch_dir, unique_name};
+use interop_tests::{ceph_tool, pattern, scratch_dir, tool_view, unique_name};
 use rados::{ClientConfig, Errno, Rados};
 use rbd::{AsyncImageFile, CreateOptions, Error, ImageFile, OpenMode, Rbd};
 
@@ -64,10 +64,10 @@ fn hex(b: &[u8]) -> String {
 }
 
 fn librbd_compare_and_write(name: &str, cases: &[(u64, Vec<u8>, Vec<u8>)]) -> Vec<(i64, u64)> {
-    use std::process::{Command, Stdio};
-    let mut child = Command::new("/usr/bin/python3")
+    use std::process::Stdio;
+    let mut child = interop_tests::python3()
         .args(["-c", LIBRBD_CAW])
-        .arg(interop_tests::ceph_conf())
+        .arg(interop_tests::tool_conf())
         .arg(name)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -178,8 +178,8 @@ fn compare_and_write_agrees_with_librbd() {
         // both images hold the same bytes after
         let dir = scratch_dir("caw");
         let (a, b) = (dir.join("ours"), dir.join("theirs"));
-        ceph_tool("rbd", &["export", &ours, a.to_str().unwrap()]);
-        ceph_tool("rbd", &["export", &theirs, b.to_str().unwrap()]);
+        ceph_tool("rbd", &["export", &ours, &tool_view(&a)]);
+        ceph_tool("rbd", &["export", &theirs, &tool_view(&b)]);
         assert!(std::fs::read(&a).unwrap() == std::fs::read(&b).unwrap());
         // past the end only the part inside is compared (Reef's librbd)
         assert_eq!(
@@ -403,7 +403,7 @@ fn image_file_copies_in_and_out() {
         .unwrap();
         // rbd sees what was written
         let exported = dir.join("rbd-export");
-        ceph_tool("rbd", &["export", &name, exported.to_str().unwrap()]);
+        ceph_tool("rbd", &["export", &name, &tool_view(&exported)]);
         assert!(std::fs::read(&exported).unwrap() == std::fs::read(&src).unwrap());
         drop(img);
         pool.remove(&name).await.unwrap();
@@ -430,7 +430,7 @@ fn async_image_file_copies_in_and_out() {
                 "import",
                 "--image-feature",
                 "layering",
-                src.to_str().unwrap(),
+                &tool_view(&src),
                 &name,
             ],
         );
@@ -456,7 +456,7 @@ fn async_image_file_copies_in_and_out() {
         let e = f.write(b"x").await.unwrap_err();
         assert_eq!(e.kind(), std::io::ErrorKind::WriteZero);
         let exported = dir.join("rbd-export");
-        ceph_tool("rbd", &["export", &name, exported.to_str().unwrap()]);
+        ceph_tool("rbd", &["export", &name, &tool_view(&exported)]);
         assert!(std::fs::read(&exported).unwrap() == new);
         drop(f);
         pool.remove(&name).await.unwrap();

@@ -5,7 +5,7 @@
 //! right for `rbd object-map check` and `rbd du`.
 
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, Stdio};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -83,9 +83,9 @@ impl PyWriter {
              print('ok', im.is_exclusive_lock_owner(), flush=True)\n\
              im.close()\n\
              print('closed', flush=True)\n",
-            interop_tests::ceph_conf().display()
+            interop_tests::tool_conf()
         );
-        let mut child = Command::new("/usr/bin/python3")
+        let mut child = interop_tests::python3()
             .args(["-c", &py])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -228,7 +228,7 @@ fn default_features_image_written_here_passes_object_map_check() {
         assert_eq!(du["images"][0]["used_size"], 5 * obj, "{du}");
         let dir = interop_tests::scratch_dir("rbd-lock");
         let out = dir.join(format!("{name}.export"));
-        ceph_tool("rbd", &["export", &name, out.to_str().unwrap()]);
+        ceph_tool("rbd", &["export", &name, &interop_tests::tool_view(&out)]);
         assert!(std::fs::read(&out).unwrap() == want, "rbd export differs");
         pool.remove(&name).await.unwrap();
         rados.shutdown().await;
@@ -279,7 +279,7 @@ fn takes_turns_writing_with_python() {
         image.close().await.unwrap();
         let dir = interop_tests::scratch_dir("rbd-lock");
         let out = dir.join(format!("{name}.export"));
-        ceph_tool("rbd", &["export", &name, out.to_str().unwrap()]);
+        ceph_tool("rbd", &["export", &name, &interop_tests::tool_view(&out)]);
         assert!(std::fs::read(&out).unwrap() == want, "rbd export differs");
         assert_object_map_valid(&name);
         let du = rbd_json(&["du", &name]);

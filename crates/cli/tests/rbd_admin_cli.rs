@@ -50,7 +50,8 @@ fn import(name: &str, len: usize, extra: &[&str]) {
     std::fs::write(&f, &data).unwrap();
     let mut args = vec!["import", "--no-progress", "--image-feature", "layering"];
     args.extend(extra);
-    args.extend([f.to_str().unwrap(), name]);
+    let f = interop_tests::tool_view(&f);
+    args.extend([f.as_str(), name]);
     rbd(&args);
 }
 

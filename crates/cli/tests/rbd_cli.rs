@@ -170,7 +170,7 @@ fn import_export_round_trip() {
     ]);
     let out = dir.join("by-rbd");
     let _ = std::fs::remove_file(&out);
-    rbd(&["export", &name, out.to_str().unwrap()]);
+    rbd(&["export", &name, &interop_tests::tool_view(&out)]);
     assert!(std::fs::read(&out).unwrap() == data);
     // imported with the default features: the lock was released at exit, the object map
     // is right
@@ -204,7 +204,7 @@ fn import_export_round_trip() {
         "import",
         "--image-feature",
         "layering",
-        src.to_str().unwrap(),
+        &interop_tests::tool_view(&src),
         &name3,
     ]);
     assert!(rbd_rs(&["export", &name3, "-"]).stdout == data);
