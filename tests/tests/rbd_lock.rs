@@ -67,6 +67,8 @@ struct PyWriter {
     child: Child,
     stdin: ChildStdin,
     stdout: BufReader<ChildStdout>,
+    /// The python process itself (the child may be a wrapper running it in a chroot).
+    pid: String,
 }
 
 impl PyWriter {
@@ -76,7 +78,7 @@ impl PyWriter {
              c = rados.Rados(conffile='{}'); c.connect()\n\
              io = c.open_ioctx('rbd')\n\
              im = rbd.Image(io, '{name}')\n\
-             print('gid', c.get_instance_id(), flush=True)\n\
+             print('gid', c.get_instance_id(), os.getpid(), flush=True)\n\
              for line in sys.stdin:\n    \
              off, n, b = (int(x) for x in line.split())\n    \
              im.write(bytes([b]) * n, off)\n    \
@@ -97,10 +99,22 @@ impl PyWriter {
             child,
             stdin,
             stdout,
+            pid: String::new(),
         };
         let first = w.line();
         assert!(first.starts_with("gid "), "{first}");
+        w.pid = first.rsplit(' ').next().unwrap_or_default().to_owned();
         w
+    }
+
+    /// Kills the python process with SIGKILL (no release, no unwatch).
+    fn kill(&mut self) {
+        let status = std::process::Command::new("kill")
+            .args(["-9", &self.pid])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -9 {}", self.pid);
+        let _ = self.child.wait();
     }
 
     fn line(&mut self) -> String {
@@ -308,8 +322,7 @@ fn dead_lock_owners_are_taken_over() {
         want[..5000].fill(7);
         let ls: serde_json::Value = serde_json::from_str(&lockers(&name)).unwrap();
         let py_addr = ls[0]["address"].as_str().unwrap().to_owned();
-        py.child.kill().unwrap();
-        py.child.wait().unwrap();
+        py.kill();
         let image = pool.open(&name, OpenMode::ReadWrite).await.unwrap();
         let t = Instant::now();
         image.write(obj, vec![9u8; 4096]).await.unwrap();
