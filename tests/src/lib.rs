@@ -65,10 +65,12 @@ pub fn tool_command(tool: &str) -> Command {
 /// Panics if it cannot be started or does not succeed.
 pub fn ceph_tool(tool: &str, args: &[&str]) -> Output {
     ceph_conf();
-    let output = tool_command(tool)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {tool}: {e} (are Ceph's packages installed?)"));
+    let output = quiet(
+        tool_command(tool)
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {tool}: {e} (are Ceph's packages installed?)")),
+    );
     assert!(
         output.status.success(),
         "{tool} {} failed ({}): {}",
@@ -82,10 +84,18 @@ pub fn ceph_tool(tool: &str, args: &[&str]) -> Output {
 /// Like [`ceph_tool`], but returns the output whether or not the tool succeeded.
 pub fn try_ceph_tool(tool: &str, args: &[&str]) -> Output {
     ceph_conf();
-    tool_command(tool)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {tool}: {e} (are Ceph's packages installed?)"))
+    quiet(
+        tool_command(tool)
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {tool}: {e} (are Ceph's packages installed?)")),
+    )
+}
+
+/// A tool's output without the log lines librados prints on stderr now and then.
+fn quiet(mut out: Output) -> Output {
+    out.stderr = without_log_lines(&out.stderr).into_bytes();
+    out
 }
 
 /// Runs `ceph ARGS -f json` and parses its output.
@@ -322,10 +332,11 @@ pub fn init_tracing() {
     }
 }
 
-/// A reference tool's stderr without the log lines librados sometimes prints while the tool exits
+/// Stderr without the log lines librados sometimes prints while a tool exits
 /// (`2026-11-21T08:35:18.318+0000 7fcb606446c0 -1 monclient: get_auth_request but no auth
-/// handler is set up`): noise of Ceph's, not part of what the tool says.
-pub fn without_log_lines(stderr: &[u8]) -> String {
+/// handler is set up`): noise of Ceph's, not part of what the tool says; [`ceph_tool`] and
+/// [`try_ceph_tool`] drop them, so tests compare what the tools say.
+fn without_log_lines(stderr: &[u8]) -> String {
     String::from_utf8_lossy(stderr)
         .split_inclusive('\n')
         .filter(|line| {
@@ -355,4 +366,61 @@ pub fn tool_conf() -> String {
         Some(_) => std::env::var("CEPH_TOOLS_CONF").unwrap_or_else(|_| panic!("{NO_CLUSTER_HELP}")),
         None => ceph_conf().display().to_string(),
     }
+}
+
+/// Serialises the tests of one test file that share cluster state (each test binary has
+/// its own copy of this lock).
+pub fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Runs one async test body on a runtime of its own (two workers), after the other tests
+/// of the same file that run this way; `RUST_LOG` turns on the client's tracing.
+pub fn run(body: impl std::future::Future<Output = ()>) {
+    let _serial = serial();
+    init_tracing();
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("a tokio runtime: {e}"))
+        .block_on(body);
+}
+
+/// A client of the cluster under test, configured from `CEPH_CONF` as librados would be.
+pub async fn connect() -> rados::Rados {
+    let config = rados::ClientConfig::builder()
+        .conf_file(ceph_conf())
+        .build()
+        .unwrap_or_else(|e| panic!("the configuration of CEPH_CONF: {e}"));
+    rados::Rados::connect(config)
+        .await
+        .unwrap_or_else(|e| panic!("connecting: {e}"))
+}
+
+/// The images of pool `rbd` of the cluster under test.
+pub async fn rbd_pool(rados: &rados::Rados) -> rbd::Rbd {
+    let io = rados
+        .ioctx("rbd")
+        .await
+        .unwrap_or_else(|e| panic!("pool rbd: {e}"));
+    rbd::Rbd::new(io)
+}
+
+/// The reference `rbd ARGS` (see [`ceph_tool`]), its stdout as text.
+pub fn rbd_tool(args: &[&str]) -> String {
+    String::from_utf8(ceph_tool("rbd", args).stdout)
+        .unwrap_or_else(|e| panic!("rbd {} printed no text: {e}", args.join(" ")))
+}
+
+/// The reference `rbd ARGS --format json`, parsed.
+pub fn rbd_tool_json(args: &[&str]) -> serde_json::Value {
+    let mut all = args.to_vec();
+    all.extend(["--format", "json"]);
+    let out = rbd_tool(&all);
+    serde_json::from_str(&out)
+        .unwrap_or_else(|e| panic!("rbd {} printed no JSON ({e}): {out}", args.join(" ")))
 }

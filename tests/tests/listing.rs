@@ -6,32 +6,12 @@
 //! increase between pages still lists every object exactly once.
 
 use std::collections::BTreeSet;
-use std::sync::{Mutex, PoisonError};
+
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use interop_tests::{ceph_tool, scratch_dir, tool_view, unique_name as name};
-use rados::{ClientConfig, IoCtx, ListCursor, ObjectEntry, PoolSpec, Rados};
-
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn run(body: impl std::future::Future<Output = ()>) {
-    let _serial = SERIAL.lock().unwrap_or_else(PoisonError::into_inner);
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(body);
-}
-
-async fn connect() -> Rados {
-    let config = ClientConfig::builder()
-        .conf_file(interop_tests::ceph_conf())
-        .build()
-        .expect("the configuration of CEPH_CONF");
-    Rados::connect(config).await.expect("connecting")
-}
+use interop_tests::{ceph_tool, connect, run, scratch_dir, tool_view, unique_name as name};
+use rados::{IoCtx, ListCursor, ObjectEntry, PoolSpec, Rados};
 
 async fn new_pool(rados: &Rados, label: &str, pg_num: u32) -> (String, IoCtx) {
     let pool = name(label);

@@ -7,32 +7,12 @@
 //! The tests of this file run one at a time (one of them pauses the whole cluster).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Mutex, PoisonError};
+
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use interop_tests::{ceph_tool, pattern, scratch_dir, tool_view, try_ceph_tool};
-use rados::{ClientConfig, CmpOp, CmpValue, Errno, IoCtx, PoolSpec, Rados};
-
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn run(body: impl std::future::Future<Output = ()>) {
-    let _serial = SERIAL.lock().unwrap_or_else(PoisonError::into_inner);
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(body);
-}
-
-async fn connect() -> Rados {
-    let config = ClientConfig::builder()
-        .conf_file(interop_tests::ceph_conf())
-        .build()
-        .expect("the configuration of CEPH_CONF");
-    Rados::connect(config).await.expect("connecting")
-}
+use interop_tests::{ceph_tool, connect, pattern, run, scratch_dir, tool_view, try_ceph_tool};
+use rados::{CmpOp, CmpValue, Errno, IoCtx, PoolSpec, Rados};
 
 /// A pool for these tests (created once, shared by the tests of a run).
 const POOL: &str = "rbd-rs-objects";

@@ -5,32 +5,14 @@
 //! pools are reached through their primary shard.
 
 use std::collections::BTreeMap;
-use std::sync::{Mutex, PoisonError};
+
 use std::time::Duration;
 
 use bytes::Bytes;
-use interop_tests::{ceph_json, ceph_tool, pattern, scratch_dir, tool_view, unique_name as name};
-use rados::{ClientConfig, Errno, PoolSpec, Rados, SnapId};
-
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn run(body: impl std::future::Future<Output = ()>) {
-    let _serial = SERIAL.lock().unwrap_or_else(PoisonError::into_inner);
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(body);
-}
-
-async fn connect() -> Rados {
-    let config = ClientConfig::builder()
-        .conf_file(interop_tests::ceph_conf())
-        .build()
-        .expect("the configuration of CEPH_CONF");
-    Rados::connect(config).await.expect("connecting")
-}
+use interop_tests::{
+    ceph_json, ceph_tool, connect, pattern, run, scratch_dir, tool_view, unique_name as name,
+};
+use rados::{Errno, PoolSpec, SnapId};
 
 #[test]
 fn selfmanaged_snapshots_keep_old_data() {

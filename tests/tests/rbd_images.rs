@@ -3,46 +3,13 @@
 //! here, images written here read the same there, lifecycle changes show in `rbd ls` /
 //! `rbd info`, bad input gives typed errors and leaves images unchanged.
 
-use std::sync::{Mutex, PoisonError};
-
 use bytes::Bytes;
-use interop_tests::{ceph_tool, pattern, scratch_dir, tool_view, try_ceph_tool, unique_name};
-use rados::{ClientConfig, Errno, Rados};
-use rbd::{CreateOptions, Error, OpenMode, Rbd};
-
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn run<F: std::future::Future<Output = ()>>(body: F) {
-    let _serial = SERIAL.lock().unwrap_or_else(PoisonError::into_inner);
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(body);
-}
-
-async fn connect() -> Rados {
-    let config = ClientConfig::builder()
-        .conf_file(interop_tests::ceph_conf())
-        .build()
-        .expect("the configuration of CEPH_CONF");
-    Rados::connect(config).await.expect("connecting")
-}
-
-async fn pool(rados: &Rados) -> Rbd {
-    Rbd::new(rados.ioctx("rbd").await.expect("pool rbd"))
-}
-
-fn rbd(args: &[&str]) -> String {
-    String::from_utf8(ceph_tool("rbd", args).stdout).unwrap()
-}
-
-fn rbd_json(args: &[&str]) -> serde_json::Value {
-    let mut all = args.to_vec();
-    all.extend(["--format", "json"]);
-    serde_json::from_str(&rbd(&all)).unwrap()
-}
+use interop_tests::{
+    ceph_tool, connect, pattern, rbd_pool as pool, rbd_tool as rbd, rbd_tool_json as rbd_json, run,
+    scratch_dir, tool_view, try_ceph_tool, unique_name,
+};
+use rados::Errno;
+use rbd::{CreateOptions, Error, OpenMode};
 
 /// An image content with holes: pattern, a zero run of two objects' worth, pattern.
 fn content(len: usize, hole: usize, seed: u64) -> Vec<u8> {

@@ -4,37 +4,13 @@
 //! `rbd import`/`export` are the reference.
 
 use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
-use std::sync::{Mutex, PoisonError};
 
 use bytes::Bytes;
-use interop_tests::{ceph_tool, pattern, scratch_dir, tool_view, unique_name};
-use rados::{ClientConfig, Errno, Rados};
-use rbd::{AsyncImageFile, CreateOptions, Error, ImageFile, OpenMode, Rbd};
-
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn run<F: std::future::Future<Output = ()>>(body: F) {
-    let _serial = SERIAL.lock().unwrap_or_else(PoisonError::into_inner);
-    interop_tests::init_tracing();
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(body);
-}
-
-async fn connect() -> Rados {
-    let config = ClientConfig::builder()
-        .conf_file(interop_tests::ceph_conf())
-        .build()
-        .expect("the configuration of CEPH_CONF");
-    Rados::connect(config).await.expect("connecting")
-}
-
-async fn pool(rados: &Rados) -> Rbd {
-    Rbd::new(rados.ioctx("rbd").await.expect("pool rbd"))
-}
+use interop_tests::{
+    ceph_tool, connect, pattern, rbd_pool as pool, run, scratch_dir, tool_view, unique_name,
+};
+use rados::Errno;
+use rbd::{AsyncImageFile, CreateOptions, Error, ImageFile, OpenMode};
 
 /// Runs `rbd_compare_and_write` of librbd for each `(offset, cmp, data)` on image `name`;
 /// returns (return value, mismatch offset or u64::MAX) for each.

@@ -6,48 +6,14 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Stdio};
-use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use interop_tests::{ceph_tool, pattern, try_ceph_tool, unique_name};
-use rados::{ClientConfig, Rados};
+use interop_tests::{
+    ceph_tool, connect, pattern, rbd_pool as pool, rbd_tool as rbd, rbd_tool_json as rbd_json, run,
+    try_ceph_tool, unique_name,
+};
 use rbd::{CreateOptions, OpenMode, Rbd};
-
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn run<F: std::future::Future<Output = ()>>(body: F) {
-    let _serial = SERIAL.lock().unwrap_or_else(PoisonError::into_inner);
-    interop_tests::init_tracing();
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(body);
-}
-
-async fn connect() -> Rados {
-    let config = ClientConfig::builder()
-        .conf_file(interop_tests::ceph_conf())
-        .build()
-        .expect("the configuration of CEPH_CONF");
-    Rados::connect(config).await.expect("connecting")
-}
-
-async fn pool(rados: &Rados) -> Rbd {
-    Rbd::new(rados.ioctx("rbd").await.expect("pool rbd"))
-}
-
-fn rbd(args: &[&str]) -> String {
-    String::from_utf8(ceph_tool("rbd", args).stdout).unwrap()
-}
-
-fn rbd_json(args: &[&str]) -> serde_json::Value {
-    let mut all = args.to_vec();
-    all.extend(["--format", "json"]);
-    serde_json::from_str(&rbd(&all)).unwrap()
-}
 
 /// `rbd object-map check` succeeds and leaves no invalid flag behind.
 fn assert_object_map_valid(name: &str) {

@@ -3,15 +3,7 @@
 
 use std::process::{Command, Output};
 
-use interop_tests::{ceph_conf, ceph_tool, pattern, scratch_dir, unique_name};
-
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
+use interop_tests::{ceph_conf, pattern, rbd_tool as rbd, scratch_dir, serial, unique_name};
 
 fn rbd_rs(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_rbd-rs"))
@@ -31,10 +23,6 @@ fn ok(args: &[&str]) -> String {
         String::from_utf8_lossy(&o.stderr)
     );
     String::from_utf8(o.stdout).unwrap()
-}
-
-fn rbd(args: &[&str]) -> String {
-    String::from_utf8(ceph_tool("rbd", args).stdout).unwrap()
 }
 
 fn json(s: &str) -> serde_json::Value {
