@@ -146,6 +146,14 @@ impl WriteOp {
         self
     }
 
+    /// Rolls the object back to self-managed snapshot `snap` (librados
+    /// `selfmanaged_snap_rollback`): its content becomes what the snapshot saw; an object
+    /// the snapshot did not see is removed.
+    pub fn rollback(mut self, snap: SnapId) -> Self {
+        self.specs.push(OpSpec::rollback(snap.0));
+        self
+    }
+
     /// Sets an xattr.
     pub fn set_xattr(mut self, name: &str, value: &[u8]) -> Self {
         self.specs.push(OpSpec::set_xattr(name, value));

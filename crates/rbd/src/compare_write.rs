@@ -77,7 +77,7 @@ impl Image {
         let oid = names::data_object(&self.info.block_name_prefix, ex.object_no);
         let object_size = self.info.obj_size;
         let op = self
-            .data_io
+            .write_io()
             .op(oid)
             .set_alloc_hint(object_size, object_size, 0)
             .cmpext(ex.offset, cmp);

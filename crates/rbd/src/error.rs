@@ -90,6 +90,21 @@ pub enum Error {
     /// by its owner, or its owner did not release it in time.
     #[error("exclusive lock not acquired: {0}")]
     LockBusy(&'static str),
+    /// No snapshot of that name (or id) (ENOENT).
+    #[error("snapshot {0} does not exist")]
+    SnapshotNotFound(String),
+    /// A snapshot of that name already exists (EEXIST).
+    #[error("snapshot {0} already exists")]
+    SnapshotExists(String),
+    /// The snapshot is protected, or clones still use it (EBUSY).
+    #[error("snapshot {0} is protected or in use")]
+    SnapshotBusy(String),
+    /// The image's snapshot limit is reached (EDQUOT).
+    #[error("the image's snapshot limit is reached")]
+    SnapshotLimit,
+    /// The image is open at a snapshot: no writes (EROFS).
+    #[error("the image is open at a snapshot (read-only)")]
+    AtSnapshot,
 }
 
 impl Error {
@@ -112,7 +127,11 @@ impl Error {
             Error::HasWatchers(_) => Errno::EBUSY,
             Error::HasSnapshots(_) => Errno::ENOTEMPTY,
             Error::CompareMismatch { .. } => Errno::EILSEQ,
-            Error::LockBusy(_) => Errno::EBUSY,
+            Error::LockBusy(_) | Error::SnapshotBusy(_) => Errno::EBUSY,
+            Error::SnapshotNotFound(_) => Errno::ENOENT,
+            Error::SnapshotExists(_) => Errno::EEXIST,
+            Error::SnapshotLimit => Errno(122), // EDQUOT
+            Error::AtSnapshot => Errno::EROFS,
         };
         e.as_result()
     }

@@ -11,7 +11,7 @@
 //! flight, so a release (write side) starts only after them, and no write runs while the
 //! lock is not ours.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
@@ -19,7 +19,7 @@ use bytes::Bytes;
 use denc::{EntityAddr, EntityName};
 use rados::cls::lock::{LockInfo, LockType};
 use rados::{Errno, IoCtx, Watch, WatchEvent, Watcher};
-use tokio::sync::{Notify, OwnedRwLockReadGuard, RwLock, oneshot};
+use tokio::sync::{Notify, OwnedRwLockReadGuard, OwnedRwLockWriteGuard, RwLock, oneshot};
 use tracing::{debug, info, warn};
 
 use crate::cls::rbd as m;
@@ -138,6 +138,8 @@ pub struct NotifyAction {
     pub release: bool,
     /// A peer released the lock: wake whoever waits for it.
     pub peer_released: bool,
+    /// Another client changed the header (HEADER_UPDATE): refresh before the next write.
+    pub header_update: bool,
 }
 
 /// ImageWatcher's answers: the lock owner grants REQUEST_LOCK (result 0, then releases)
@@ -148,6 +150,7 @@ pub fn on_notify(payload: &[u8], me: ClientId, owner: bool) -> NotifyAction {
         reply: Bytes::new(),
         release: false,
         peer_released: false,
+        header_update: false,
     };
     let Ok(msg) = denc::decode_exact::<NotifyMessage>(payload)
         .or_else(|_| denc::Reader::new(payload).decode::<NotifyMessage>())
@@ -162,7 +165,8 @@ pub fn on_notify(payload: &[u8], me: ClientId, owner: bool) -> NotifyAction {
             }
         }
         NotifyMessage::ReleasedLock(_) => action.peer_released = true,
-        NotifyMessage::AcquiredLock(_) | NotifyMessage::HeaderUpdate => {}
+        NotifyMessage::HeaderUpdate => action.header_update = true,
+        NotifyMessage::AcquiredLock(_) => {}
         NotifyMessage::Other { op, .. } => {
             let answered_by_all = matches!(
                 op,
@@ -233,6 +237,22 @@ impl Held {
         }
     }
 
+    /// Re-reads the head's object map from disk (after a snapshot changed it there).
+    pub(crate) async fn reload_map(&self, io: &IoCtx) -> Result<()> {
+        let Some(map) = &self.map else {
+            return Ok(());
+        };
+        let mut map = map.lock().await;
+        let b = om::load()?.call(io, &map.oid).await?;
+        map.bits = om::decode_load(&b)?;
+        Ok(())
+    }
+
+    /// Whether this lock state keeps an object map.
+    pub(crate) fn has_map(&self) -> bool {
+        self.map.is_some()
+    }
+
     /// Resizes the object map to `num_objs` (new objects NONEXISTENT).
     pub(crate) async fn resize_map(&self, io: &IoCtx, num_objs: u64) -> Result<()> {
         let Some(map) = &self.map else {
@@ -250,6 +270,9 @@ impl Held {
 /// Permission to do I/O: while a write holds one, the lock stays ours.
 pub(crate) type Access = OwnedRwLockReadGuard<Option<Held>>;
 
+/// The lock held with no I/O in flight (snapshot create, rollback: librbd blocks writes).
+pub(crate) type ExclusiveAccess = OwnedRwLockWriteGuard<Option<Held>>;
+
 /// The exclusive lock of one open image (shared by its clones).
 pub(crate) struct ExclusiveLock {
     io: IoCtx,
@@ -260,6 +283,9 @@ pub(crate) struct ExclusiveLock {
     owned: AtomicBool,
     gate: Arc<RwLock<Option<Held>>>,
     peer_released: Notify,
+    /// Bumped on every HEADER_UPDATE, lock acquisition and lost watch: the header may
+    /// have changed since a cached snap context was read.
+    header_gen: AtomicU64,
     stop: Mutex<Option<oneshot::Sender<oneshot::Sender<Watch>>>>,
 }
 
@@ -300,6 +326,7 @@ impl ExclusiveLock {
             owned: AtomicBool::new(false),
             gate: Arc::new(RwLock::new(None)),
             peer_released: Notify::new(),
+            header_gen: AtomicU64::new(0),
             stop: Mutex::new(Some(stop_tx)),
         });
         tokio::spawn(watch_loop(Arc::downgrade(&lock), watch, stop_rx));
@@ -315,6 +342,23 @@ impl ExclusiveLock {
     /// Whether we hold the lock now.
     pub(crate) fn is_owner(&self) -> bool {
         self.owned.load(Ordering::Acquire)
+    }
+
+    /// The header generation (see `header_gen`).
+    pub(crate) fn header_generation(&self) -> u64 {
+        self.header_gen.load(Ordering::Acquire)
+    }
+
+    /// The lock with all I/O stopped: takes the lock first when we do not hold it.
+    pub(crate) async fn exclusive_access(&self, num_objs: u64) -> Result<ExclusiveAccess> {
+        let mut w = self.gate.clone().write_owned().await;
+        if w.is_none() {
+            let held = self.acquire(num_objs).await?;
+            *w = Some(held);
+            self.owned.store(true, Ordering::Release);
+            self.header_gen.fetch_add(1, Ordering::AcqRel);
+        }
+        Ok(w)
     }
 
     /// Read access without taking the lock: `Some` if we hold it and no release is under
@@ -338,6 +382,7 @@ impl ExclusiveLock {
                 let held = self.acquire(num_objs).await?;
                 *w = Some(held);
                 self.owned.store(true, Ordering::Release);
+                self.header_gen.fetch_add(1, Ordering::AcqRel);
             }
             let g = w.downgrade();
             if g.is_some() {
@@ -651,6 +696,7 @@ impl ExclusiveLock {
             let _ = self.release_held(held).await;
         }
         lock_poisoned(&self.me).handle = new_handle;
+        self.header_gen.fetch_add(1, Ordering::AcqRel);
     }
 }
 
@@ -727,6 +773,9 @@ async fn watch_loop(
                 let action = on_notify(&n.payload, me.client_id(), me.is_owner());
                 if action.peer_released {
                     me.peer_released.notify_waiters();
+                }
+                if action.header_update {
+                    me.header_gen.fetch_add(1, Ordering::AcqRel);
                 }
                 if let Err(e) = watch.ack(&n, action.reply).await {
                     debug!(error = %e, "notify ack failed");

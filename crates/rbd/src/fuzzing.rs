@@ -18,6 +18,11 @@ pub fn cls_replies(data: &[u8]) {
     let _ = m::decode_dir_list(data);
     let _ = m::decode_metadata_value(data);
     let _ = m::decode_metadata_list(data);
+    // snapshot replies (cls/snap.rs)
+    let _ = crate::cls::snap::decode_snapshot_info(data);
+    let _ = crate::cls::snap::decode_protection_status(data);
+    let _ = crate::cls::snap::decode_limit(data);
+    let _ = denc::decode_exact::<crate::cls::snap::SnapshotNamespace>(data);
     // object map loads and header notifies/acknowledgements come from peers too
     if let Ok(map) = crate::object_map::decode_load(data) {
         let _ = map.get(map.len().saturating_sub(1));

@@ -91,6 +91,11 @@ pub struct Image {
     pub(crate) mode: OpenMode,
     /// The header watch and exclusive lock (read-write opens of images with the feature).
     pub(crate) lock: Option<Arc<ExclusiveLock>>,
+    /// The snapshot this handle reads (`None`: the head); see `snapshot.rs`.
+    pub(crate) snap_id: Option<u64>,
+    /// The snap context writes carry, and the lock's header generation it was read at
+    /// (shared by the handle's clones; refreshed before a write when the header changed).
+    pub(crate) snapc: Arc<std::sync::Mutex<(u64, SnapContext)>>,
 }
 
 fn exec_reply(results: &rados::OpResults, i: usize) -> &[u8] {
@@ -113,6 +118,7 @@ impl Image {
         };
         let sc = &info.snap_context;
         data_io.set_write_snap_context(sc.seq, sc.snaps.clone())?;
+        let snapc = Arc::new(std::sync::Mutex::new((0, sc.clone())));
         let lock = if mode == OpenMode::ReadWrite
             && info.features & features::EXCLUSIVE_LOCK != 0
             && info.features & features::WRITE_UNSUPPORTED == 0
@@ -133,6 +139,8 @@ impl Image {
             info,
             mode,
             lock,
+            snap_id: None,
+            snapc,
         })
     }
 
@@ -148,7 +156,11 @@ impl Image {
         let sc = &info.snap_context;
         self.data_io
             .set_write_snap_context(sc.seq, sc.snaps.clone())?;
+        self.store_snapc(None, sc.clone());
         self.info = info;
+        if let Some(id) = self.snap_id {
+            self.apply_snap(id).await?;
+        }
         Ok(())
     }
 
@@ -218,9 +230,67 @@ impl Image {
     pub(crate) async fn write_access(&self) -> Result<Option<Access>> {
         self.check_writable()?;
         match &self.lock {
-            Some(l) => Ok(Some(l.write_access(self.info.num_objs).await?)),
+            Some(l) => {
+                let access = l.write_access(self.info.num_objs).await?;
+                self.sync_snapc(l).await?;
+                Ok(Some(access))
+            }
             None => Ok(None),
         }
+    }
+
+    /// Re-reads the header's snap context when it may have changed since it was cached
+    /// (another client took the lock or said HEADER_UPDATE): data written after a
+    /// snapshot must carry it, or the snapshot's copy-on-write would not happen.
+    pub(crate) async fn sync_snapc(&self, lock: &ExclusiveLock) -> Result<()> {
+        let generation = lock.header_generation();
+        if self.cached_snapc_generation() == generation {
+            return Ok(());
+        }
+        let b = m::get_snapcontext()?
+            .call(&self.io, &self.header_object())
+            .await?;
+        let sc = m::decode_snapcontext(&b)?;
+        debug!(
+            seq = sc.seq.0,
+            snaps = sc.snaps.len(),
+            "snap context refreshed"
+        );
+        self.store_snapc(Some(generation), sc);
+        Ok(())
+    }
+
+    fn cached_snapc_generation(&self) -> u64 {
+        self.snapc.lock().unwrap_or_else(|e| e.into_inner()).0
+    }
+
+    /// Caches the snap context writes carry (`generation`: the header generation it was
+    /// read at; `None` keeps the cached one).
+    pub(crate) fn store_snapc(&self, generation: Option<u64>, sc: SnapContext) {
+        let mut g = self.snapc.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(generation) = generation {
+            g.0 = generation;
+        }
+        g.1 = sc;
+    }
+
+    /// The cached snap context.
+    pub(crate) fn current_snapc(&self) -> SnapContext {
+        self.snapc
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .1
+            .clone()
+    }
+
+    /// The data handle with the current snap context, for writes.
+    pub(crate) fn write_io(&self) -> IoCtx {
+        let mut io = self.data_io.clone();
+        let sc = self.current_snapc();
+        if let Err(e) = io.set_write_snap_context(sc.seq, sc.snaps) {
+            debug!(error = %e, "snap context refused; writing with the one at open");
+        }
+        io
     }
 
     /// Tells the image's other clients that the header changed (HEADER_UPDATE).
@@ -246,6 +316,9 @@ impl Image {
     pub(crate) fn check_writable(&self) -> Result<()> {
         if self.mode == OpenMode::ReadOnly {
             return Err(Error::ReadOnly);
+        }
+        if self.snap_id.is_some() {
+            return Err(Error::AtSnapshot);
         }
         let blocked = self.info.features & features::WRITE_UNSUPPORTED;
         if blocked != 0 {

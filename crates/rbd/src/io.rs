@@ -57,7 +57,10 @@ impl Image {
             usize::try_from(len).map_err(|_| Error::InvalidArgument("read larger than memory"))?;
         let mut extents = self.info.layout().file_to_extents(off, len);
         // while we own the lock, a valid object map says which objects are not there
-        let access = self.lock.as_ref().and_then(|l| l.try_read_access());
+        let access = match self.snap_id {
+            None => self.lock.as_ref().and_then(|l| l.try_read_access()),
+            Some(_) => None,
+        };
         if let Some(h) = held(&access) {
             let mut kept = Vec::with_capacity(extents.len());
             for ex in extents {
@@ -108,8 +111,9 @@ impl Image {
             let objects: Vec<u64> = extents.iter().map(|e| e.object_no).collect();
             h.mark(&self.io, &objects, state::EXISTS, None).await?;
         }
+        let wio = self.write_io();
         run_all(extents, |ex| {
-            let io = self.data_io.clone();
+            let io = wio.clone();
             let oid = self.object_name(ex.object_no);
             let payload = gather(&data, &ex);
             async move {
@@ -217,8 +221,9 @@ impl Image {
             h.mark(&self.io, &removed, state::PENDING, None).await?;
             h.mark(&self.io, &kept, state::EXISTS, None).await?;
         }
+        let wio = self.write_io();
         run_all(run, |(object_no, action)| {
-            discard_object(self.data_io.clone(), self.object_name(object_no), action)
+            discard_object(wio.clone(), self.object_name(object_no), action)
         })
         .await?;
         if let Some(h) = held {

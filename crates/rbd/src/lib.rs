@@ -15,8 +15,9 @@
 //!
 //! Images with the exclusive-lock feature take the lock before their first write and hand
 //! it over when another client (librbd or this one) asks; the object map and fast-diff
-//! are kept up to date. Not yet: journaling (opened read-only, not written), snapshots,
-//! clones (their parent's data), caches.
+//! are kept up to date. Snapshots (create, list, remove, rename, protect, rollback, limit,
+//! reads at a snapshot) are in `snapshot.rs`. Not yet: journaling (opened read-only, not
+//! written), clones (their parent's data), caches.
 #![warn(
     clippy::indexing_slicing,
     clippy::unwrap_used,
@@ -41,6 +42,7 @@ mod io;
 pub mod names;
 pub mod object_map;
 mod pool;
+mod snapshot;
 pub mod striper;
 pub mod watch_notify;
 
@@ -52,3 +54,4 @@ pub use feature_update::DISABLE_SUPPORTED;
 pub use file::ImageFile;
 pub use image::{Image, ImageInfo, OpenMode};
 pub use pool::{ImageSpec, Rbd};
+pub use snapshot::{SnapInfo, remove_flags, snap_object_map_object};

@@ -100,6 +100,22 @@ impl Rbd {
         Image::open(self.io.clone(), name.to_owned(), id, mode).await
     }
 
+    /// Opens image `name` at user snapshot `snap` (read-only; `rbd_open_read_only` with a
+    /// snapshot name).
+    pub async fn open_at_snap(&self, name: &str, snap: &str) -> Result<Image> {
+        let mut image = self.open(name, OpenMode::ReadOnly).await?;
+        image.set_snap(Some(snap)).await?;
+        Ok(image)
+    }
+
+    /// Opens image `name` at snapshot id `snap` (read-only; `rbd_open_by_id_read_only`
+    /// style with a snapshot id).
+    pub async fn open_at_snap_id(&self, name: &str, snap: u64) -> Result<Image> {
+        let mut image = self.open(name, OpenMode::ReadOnly).await?;
+        image.set_snap_by_id(Some(snap)).await?;
+        Ok(image)
+    }
+
     /// Opens the image with id `id`.
     pub async fn open_by_id(&self, id: &str, mode: OpenMode) -> Result<Image> {
         let name = self.image_name(id).await?;

@@ -19,6 +19,7 @@ mod rbd_bench;
 mod rbd_format;
 mod rbd_io;
 mod rbd_progress;
+mod rbd_snap;
 mod status;
 
 use std::process::ExitCode;
@@ -86,6 +87,9 @@ pub enum Action {
     /// Enable or disable image features (like `rbd feature enable|disable`).
     #[command(subcommand)]
     Feature(rbd_admin::FeatureArgs),
+    /// Snapshots (like `rbd snap create|ls|rm|rename|protect|unprotect|rollback|purge|limit`).
+    #[command(subcommand)]
+    Snap(rbd_snap::SnapArgs),
     /// Pool commands (like `rbd pool init`).
     #[command(subcommand)]
     Pool(rbd::PoolArgs),
@@ -117,5 +121,6 @@ pub async fn run(global: &GlobalArgs, command: Action) -> Result<ExitCode, CliEr
         Action::Config(a) => rbd_admin::run(global, rbd_admin::AdminCmd::Config(a)).await,
         Action::Feature(a) => rbd_admin::run(global, rbd_admin::AdminCmd::Feature(a)).await,
         Action::Export(a) => rbd_io::run_export(global, a).await,
+        Action::Snap(a) => rbd_snap::run(global, a).await,
     }
 }

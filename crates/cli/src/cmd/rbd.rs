@@ -328,7 +328,7 @@ pub async fn run(global: &GlobalArgs, cmd: RbdCmd) -> Result<ExitCode, CliError>
     r.map(|()| ExitCode::SUCCESS)
 }
 
-fn print_json<T: serde::Serialize>(format: Format, v: &T) -> Result<(), CliError> {
+pub(crate) fn print_json<T: serde::Serialize>(format: Format, v: &T) -> Result<(), CliError> {
     let mut out = std::io::stdout().lock();
     if format == Format::JsonPretty {
         serde_json::to_writer_pretty(&mut out, v)?;
@@ -361,7 +361,15 @@ async fn run_on(rados: &rados::Rados, format: Format, cmd: RbdCmd) -> Result<(),
         RbdCmd::Info(a) => {
             let spec = a.spec.resolve()?;
             let pool = open_pool(rados, &spec.pool, &spec.namespace).await?;
-            let image = pool.open(&spec.image, rbd::OpenMode::ReadOnly).await?;
+            let (img, snap) = crate::cmd::rbd_snap::split_snap(&spec.image);
+            let mut image = pool.open(img, rbd::OpenMode::ReadOnly).await?;
+            let protected = match snap {
+                Some(s) => {
+                    image.set_snap(Some(s)).await?;
+                    Some(image.is_protected_snap(s).await?)
+                }
+                None => None,
+            };
             let info = image.info();
             let data_pool = (info.data_pool_id != pool.ioctx().pool_id()).then(|| {
                 rados
@@ -373,7 +381,9 @@ async fn run_on(rados: &rados::Rados, format: Format, cmd: RbdCmd) -> Result<(),
                         |(_, n)| n,
                     )
             });
-            let j = InfoJson::new(info, data_pool);
+            let mut j = InfoJson::new(info, data_pool);
+            j.protected = protected.map(|p| if p { "true" } else { "false" });
+            j.snapshot_limit = Some(image.snap_limit().await?).filter(|&l| l != u64::MAX);
             match format {
                 Format::Plain => print!("{}", j.plain()),
                 _ => print_json(format, &j)?,

@@ -130,6 +130,12 @@ pub struct InfoJson {
     /// Modified.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub modify_timestamp: Option<String>,
+    /// Whether the snapshot is protected ("true"/"false"; `info image@snap` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub protected: Option<&'static str>,
+    /// The snapshot limit, when one is set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshot_limit: Option<u64>,
     /// Stripe unit (striping images).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stripe_unit: Option<u64>,
@@ -160,6 +166,8 @@ impl InfoJson {
             create_timestamp: ts(info.create_timestamp),
             access_timestamp: ts(info.access_timestamp),
             modify_timestamp: ts(info.modify_timestamp),
+            protected: None,
+            snapshot_limit: None,
             stripe_unit: striping.then_some(info.stripe_unit),
             stripe_count: striping.then_some(info.stripe_count),
         }
@@ -199,6 +207,16 @@ impl InfoJson {
             if let Some(v) = v {
                 let _ = writeln!(o, "\t{k}: {v}");
             }
+        }
+        if let Some(p) = self.protected {
+            let _ = writeln!(
+                o,
+                "\tprotected: {}",
+                if p == "true" { "True" } else { "False" }
+            );
+        }
+        if let Some(l) = self.snapshot_limit {
+            let _ = writeln!(o, "\tsnapshot_limit: {l}");
         }
         if let (Some(su), Some(sc)) = (self.stripe_unit, self.stripe_count) {
             let _ = writeln!(o, "\tstripe unit: {}", byte_u(su));

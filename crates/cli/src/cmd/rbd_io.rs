@@ -148,9 +148,11 @@ async fn write_sparse(image: &rbd::Image, pos: u64, chunk: &Bytes) -> Result<(),
 
 /// `export`.
 pub async fn export(rados: &rados::Rados, a: ExportArgs) -> Result<(), CliError> {
-    let spec = resolve(Some(&a.spec), a.pool.as_deref(), None, None)?;
+    let (img, snap) = crate::cmd::rbd_snap::split_snap(&a.spec);
+    let spec = resolve(Some(img), a.pool.as_deref(), None, None)?;
     let pool = open_pool(rados, &spec.pool, &spec.namespace).await?;
-    let image = pool.open(&spec.image, rbd::OpenMode::ReadOnly).await?;
+    let mut image = pool.open(&spec.image, rbd::OpenMode::ReadOnly).await?;
+    image.set_snap(snap).await?;
     let mut out: Box<dyn Write> = if a.path == "-" {
         Box::new(std::io::stdout().lock())
     } else {

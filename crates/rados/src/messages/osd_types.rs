@@ -117,6 +117,8 @@ pub mod opcode {
     pub const APPEND: u16 = 0x2206;
     /// `CREATE`.
     pub const CREATE: u16 = 0x220d;
+    /// `ROLLBACK` (`__CEPH_OSD_OP(WR, DATA, 14)`): the object's content back to a snapshot.
+    pub const ROLLBACK: u16 = 0x220e;
     /// `WATCH`.
     pub const WATCH: u16 = 0x220f;
     /// `OMAPSETVALS`.

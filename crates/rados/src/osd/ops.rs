@@ -183,6 +183,16 @@ impl OpSpec {
         )
     }
 
+    /// ROLLBACK: the union's `snap.snapid` is its first field (where an extent's offset
+    /// goes), the rest zero (Objecter.h `rollback`).
+    pub(crate) fn rollback(snap: u64) -> Self {
+        Self::new(
+            RawOsdOp::extent(opcode::ROLLBACK, snap, 0, 0, 0),
+            Bytes::new(),
+            OutKind::Nothing,
+        )
+    }
+
     fn xattr(op: u16, name: &str, value: &[u8], out: OutKind) -> Self {
         let mut indata = Vec::with_capacity(name.len() + value.len());
         indata.extend_from_slice(name.as_bytes());
@@ -539,6 +549,10 @@ mod tests {
         assert_eq!(&c.indata[..], b"abc");
         assert_eq!(c.budget(), 3);
         assert_eq!(OpSpec::remove().budget(), 0);
+        let rb = OpSpec::rollback(0x1234);
+        assert_eq!(rb.raw.op, 0x220e);
+        assert_eq!(&rb.raw.body[..9], &[0x34, 0x12, 0, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(rb.budget(), 0);
         let keys: BTreeSet<String> = ["a".to_string()].into();
         assert_eq!(
             OpSpec::omap_rm_keys(&keys).budget(),

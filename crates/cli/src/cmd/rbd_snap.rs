@@ -1,0 +1,381 @@
+//! `rbd-rs snap ...` (src/tools/rbd/action/Snap.cc): create, ls, rm, rename, protect,
+//! unprotect, rollback, purge, limit set / clear. Snapshot specs are spelled as `rbd`
+//! spells them: `[pool/[namespace/]]image@snap`, or the image spec and `--snap`.
+
+use std::process::ExitCode;
+
+use serde::Serialize;
+
+use crate::cmd::rbd::{ImageSpecArgs, Spec, open_pool, resolve};
+use crate::cmd::rbd_format::{byte_u, ctime, table};
+use crate::cmd::rbd_progress::Progress;
+use crate::error::CliError;
+use crate::global::GlobalArgs;
+use crate::output::Format;
+
+/// Splits `spec@snap` into the image spec and the snapshot name.
+pub fn split_snap(spec: &str) -> (&str, Option<&str>) {
+    match spec.split_once('@') {
+        Some((i, s)) => (i, Some(s)),
+        None => (spec, None),
+    }
+}
+
+/// An image spec with a snapshot (`image@snap` or `--snap`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct SnapSpecArgs {
+    #[command(flatten)]
+    spec: ImageSpecArgs,
+    /// Snapshot name.
+    #[arg(long = "snap")]
+    snap: Option<String>,
+    /// No progress output.
+    #[arg(long = "no-progress")]
+    no_progress: bool,
+}
+
+impl SnapSpecArgs {
+    fn resolve(&self, need_snap: bool) -> Result<(Spec, Option<String>), CliError> {
+        let (img, snap) = match self.spec.spec.as_deref() {
+            Some(s) => {
+                let (i, sn) = split_snap(s);
+                (Some(i), sn.map(str::to_owned))
+            }
+            None => (None, None),
+        };
+        let spec = resolve(
+            img,
+            self.spec.pool.as_deref(),
+            self.spec.namespace.as_deref(),
+            self.spec.image.as_deref(),
+        )?;
+        let snap = snap.or_else(|| self.snap.clone());
+        if need_snap && snap.as_deref().is_none_or(str::is_empty) {
+            return Err(CliError::Usage("snapshot name was not specified"));
+        }
+        Ok((spec, snap))
+    }
+}
+
+/// `snap ls` arguments.
+#[derive(Debug, clap::Args)]
+pub struct LsArgs {
+    #[command(flatten)]
+    spec: ImageSpecArgs,
+    /// List snapshots of every namespace (with a NAMESPACE column).
+    #[arg(short = 'a', long = "all")]
+    all: bool,
+}
+
+/// `snap rm` arguments.
+#[derive(Debug, clap::Args)]
+pub struct RmArgs {
+    #[command(flatten)]
+    spec: SnapSpecArgs,
+    /// Unprotect a protected snapshot first.
+    #[arg(long = "force")]
+    force: bool,
+}
+
+/// `snap rename` arguments.
+#[derive(Debug, clap::Args)]
+pub struct RenameArgs {
+    /// Source `[pool/[namespace/]]image@snap`.
+    src: String,
+    /// Destination `[pool/[namespace/]]image@snap`.
+    dest: String,
+    /// Pool.
+    #[arg(short = 'p', long = "pool")]
+    pool: Option<String>,
+}
+
+/// `snap limit` subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum LimitArgs {
+    /// Set the snapshot limit.
+    Set {
+        #[command(flatten)]
+        spec: ImageSpecArgs,
+        /// The most snapshots the image may have.
+        #[arg(long = "limit")]
+        limit: u64,
+    },
+    /// Remove the snapshot limit.
+    Clear {
+        #[command(flatten)]
+        spec: ImageSpecArgs,
+    },
+}
+
+/// `snap` subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum SnapArgs {
+    /// Create a snapshot.
+    #[command(alias = "add")]
+    Create(SnapSpecArgs),
+    /// List snapshots.
+    #[command(alias = "list")]
+    Ls(LsArgs),
+    /// Remove a snapshot.
+    #[command(alias = "remove")]
+    Rm(RmArgs),
+    /// Rename a snapshot.
+    Rename(RenameArgs),
+    /// Protect a snapshot from removal (clones need it).
+    Protect(SnapSpecArgs),
+    /// Unprotect a snapshot.
+    Unprotect(SnapSpecArgs),
+    /// Roll the image back to a snapshot.
+    #[command(alias = "revert")]
+    Rollback(SnapSpecArgs),
+    /// Remove every unprotected snapshot.
+    Purge(SnapSpecArgs),
+    /// The snapshot limit.
+    #[command(subcommand)]
+    Limit(LimitArgs),
+}
+
+/// One `snap ls --format json` entry.
+#[derive(Debug, Serialize)]
+struct SnapJson {
+    id: u64,
+    name: String,
+    size: u64,
+    protected: &'static str,
+    timestamp: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    namespace: Option<NamespaceJson>,
+}
+
+#[derive(Debug, Serialize)]
+struct NamespaceJson {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    original_name: Option<String>,
+}
+
+/// Runs a `snap` subcommand.
+pub async fn run(global: &GlobalArgs, args: SnapArgs) -> Result<ExitCode, CliError> {
+    let rados = global.connect().await?;
+    let r = run_on(&rados, global.format, args).await;
+    rados.shutdown().await;
+    r.map(|()| ExitCode::SUCCESS)
+}
+
+async fn open_rw(rados: &rados::Rados, spec: &Spec) -> Result<rbd::Image, CliError> {
+    let pool = open_pool(rados, &spec.pool, &spec.namespace).await?;
+    Ok(pool.open(&spec.image, rbd::OpenMode::ReadWrite).await?)
+}
+
+async fn run_on(rados: &rados::Rados, format: Format, args: SnapArgs) -> Result<(), CliError> {
+    match args {
+        SnapArgs::Create(a) => {
+            let (spec, snap) = a.resolve(true)?;
+            let image = open_rw(rados, &spec).await?;
+            let p = Progress::spinner("Creating snap", a.no_progress);
+            let r = image.create_snap(snap.as_deref().unwrap_or_default()).await;
+            image.close().await?;
+            r?;
+            p.finish();
+        }
+        SnapArgs::Ls(a) => {
+            let spec = a.spec.resolve()?;
+            let pool = open_pool(rados, &spec.pool, &spec.namespace).await?;
+            let image = pool.open(&spec.image, rbd::OpenMode::ReadOnly).await?;
+            let snaps = image.snap_list().await?;
+            print_list(format, a.all, snaps)?;
+        }
+        SnapArgs::Rm(a) => {
+            let (spec, snap) = a.spec.resolve(true)?;
+            let image = open_rw(rados, &spec).await?;
+            let p = Progress::spinner("Removing snap", a.spec.no_progress);
+            let flags = if a.force {
+                rbd::remove_flags::UNPROTECT
+            } else {
+                0
+            };
+            let r = image
+                .remove_snap2(snap.as_deref().unwrap_or_default(), flags)
+                .await;
+            image.close().await?;
+            r?;
+            p.finish();
+        }
+        SnapArgs::Rename(a) => {
+            let (src_img, src_snap) = split_snap(&a.src);
+            let (dst_img, dst_snap) = split_snap(&a.dest);
+            let src = resolve(Some(src_img), a.pool.as_deref(), None, None)?;
+            let dst = resolve(Some(dst_img), Some(&src.pool), Some(&src.namespace), None)?;
+            let (Some(src_snap), Some(dst_snap)) = (src_snap, dst_snap) else {
+                return Err(CliError::Usage("snapshot name was not specified"));
+            };
+            if src != dst {
+                return Err(CliError::Usage(
+                    "source and destination image names must be the same",
+                ));
+            }
+            let image = open_rw(rados, &src).await?;
+            let r = image.rename_snap(src_snap, dst_snap).await;
+            image.close().await?;
+            r?;
+        }
+        SnapArgs::Protect(a) => {
+            let (spec, snap) = a.resolve(true)?;
+            let image = open_rw(rados, &spec).await?;
+            let r = image
+                .protect_snap(snap.as_deref().unwrap_or_default())
+                .await;
+            image.close().await?;
+            r?;
+        }
+        SnapArgs::Unprotect(a) => {
+            let (spec, snap) = a.resolve(true)?;
+            let image = open_rw(rados, &spec).await?;
+            let r = image
+                .unprotect_snap(snap.as_deref().unwrap_or_default())
+                .await;
+            image.close().await?;
+            r?;
+        }
+        SnapArgs::Rollback(a) => {
+            let (spec, snap) = a.resolve(true)?;
+            let mut image = open_rw(rados, &spec).await?;
+            let p = Progress::bar("Rolling back to snapshot", 1, a.no_progress);
+            let r = image
+                .rollback_to_snap(snap.as_deref().unwrap_or_default(), |done, total| {
+                    p.set(done * 100 / total.max(1));
+                })
+                .await;
+            image.close().await?;
+            r?;
+            p.finish();
+        }
+        SnapArgs::Purge(a) => {
+            let (spec, _) = a.resolve(false)?;
+            let image = open_rw(rados, &spec).await?;
+            let r = purge(&image, a.no_progress).await;
+            image.close().await?;
+            r?;
+        }
+        SnapArgs::Limit(LimitArgs::Set { spec, limit }) => {
+            let image = open_rw(rados, &spec.resolve()?).await?;
+            let r = image.set_snap_limit(limit).await;
+            image.close().await?;
+            r?;
+        }
+        SnapArgs::Limit(LimitArgs::Clear { spec }) => {
+            let image = open_rw(rados, &spec.resolve()?).await?;
+            let r = image.remove_snap_limit().await;
+            image.close().await?;
+            r?;
+        }
+    }
+    Ok(())
+}
+
+/// `do_purge_snaps`: removes every unprotected user snapshot; protected ones are named on
+/// stdout and left (the command still succeeds, as `rbd` 16.2 does).
+async fn purge(image: &rbd::Image, no_progress: bool) -> Result<(), CliError> {
+    let (protected, snaps): (Vec<rbd::SnapInfo>, Vec<rbd::SnapInfo>) = image
+        .snap_list()
+        .await?
+        .into_iter()
+        .filter(|s| s.namespace == rbd::cls::snap::SnapshotNamespace::User)
+        .partition(|s| s.is_protected());
+    if !protected.is_empty() {
+        let names: Vec<&str> = protected.iter().map(|s| s.name.as_str()).collect();
+        println!(
+            "rbd: error removing snapshot(s) '{}', which {} protected - these must be \
+             unprotected with `rbd snap unprotect`.",
+            names.join(","),
+            if names.len() == 1 { "is" } else { "are" }
+        );
+    }
+    let total = (snaps.len() + protected.len()) as u64;
+    let p = Progress::bar("Removing all snapshots", total, no_progress);
+    for (i, s) in snaps.iter().enumerate() {
+        image.remove_snap_by_id(s.id).await?;
+        p.set(i as u64 + 1);
+    }
+    p.finish();
+    Ok(())
+}
+
+fn print_list(format: Format, all: bool, snaps: Vec<rbd::SnapInfo>) -> Result<(), CliError> {
+    let snaps: Vec<rbd::SnapInfo> = snaps
+        .into_iter()
+        .filter(|s| all || s.namespace == rbd::cls::snap::SnapshotNamespace::User)
+        .collect();
+    let ts = |s: &rbd::SnapInfo| {
+        if s.timestamp.sec == 0 {
+            String::new()
+        } else {
+            ctime(s.timestamp.sec)
+        }
+    };
+    let user = |s: &rbd::SnapInfo| s.namespace == rbd::cls::snap::SnapshotNamespace::User;
+    if format != Format::Plain {
+        let list: Vec<SnapJson> = snaps
+            .iter()
+            .map(|s| SnapJson {
+                id: s.id,
+                name: s.name.clone(),
+                size: s.size,
+                protected: if user(s) && s.is_protected() {
+                    "true"
+                } else {
+                    "false"
+                },
+                timestamp: ts(s),
+                namespace: all.then(|| NamespaceJson {
+                    kind: s.namespace.type_name(),
+                    original_name: match &s.namespace {
+                        rbd::cls::snap::SnapshotNamespace::Trash { original_name, .. } => {
+                            Some(original_name.clone())
+                        }
+                        _ => None,
+                    },
+                }),
+            })
+            .collect();
+        crate::cmd::rbd::print_json(format, &list)?;
+        return Ok(());
+    }
+    if snaps.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = snaps
+        .iter()
+        .map(|s| {
+            let mut row = vec![
+                s.id.to_string(),
+                s.name.clone(),
+                byte_u(s.size),
+                if user(s) && s.is_protected() {
+                    "yes".into()
+                } else {
+                    String::new()
+                },
+                ts(s),
+            ];
+            if all {
+                row.push(match &s.namespace {
+                    rbd::cls::snap::SnapshotNamespace::Trash { original_name, .. } => {
+                        format!("trash ({original_name})")
+                    }
+                    n => n.type_name().to_owned(),
+                });
+            }
+            row
+        })
+        .collect();
+    let mut headers = vec!["SNAPID", "NAME", "SIZE", "PROTECTED", "TIMESTAMP"];
+    let mut right = vec![true, false, true, false, true];
+    if all {
+        headers.push("NAMESPACE");
+        right.push(false);
+    }
+    print!("{}", table(&headers, &right, &rows));
+    Ok(())
+}
