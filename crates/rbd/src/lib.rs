@@ -25,6 +25,7 @@
     clippy::cast_possible_truncation
 )]
 
+pub mod advisory_lock;
 mod async_file;
 pub mod cls;
 mod compare_write;
@@ -39,9 +40,11 @@ pub mod fuzzing;
 mod image;
 mod io;
 pub mod names;
+pub mod namespace;
 pub mod object_map;
 mod pool;
 pub mod striper;
+mod trash;
 pub mod watch_notify;
 
 pub use async_file::AsyncImageFile;
@@ -52,3 +55,4 @@ pub use feature_update::DISABLE_SUPPORTED;
 pub use file::ImageFile;
 pub use image::{Image, ImageInfo, OpenMode};
 pub use pool::{ImageSpec, Rbd};
+pub use trash::TrashEntry;

@@ -3,6 +3,7 @@
 //! a cluster. [`Method`] names a call; the `decode_*` functions never panic.
 
 pub mod rbd;
+pub mod trash;
 
 use denc::{Reader, Writer};
 
