@@ -105,6 +105,28 @@ pub enum Error {
     /// The image is open at a snapshot: no writes (EROFS).
     #[error("the image is open at a snapshot (read-only)")]
     AtSnapshot,
+    /// A write needs the exclusive lock, which `lock_acquire` stopped taking on demand
+    /// (EROFS, as librbd's StandardPolicy).
+    #[error("the exclusive lock is not held and may not be taken automatically")]
+    LockNotOwned,
+    /// No lock holder (or lock owner) of that name on the image (ENOENT).
+    #[error("no lock held by {0}")]
+    LockerNotFound(String),
+    /// A trash entry cannot be removed before its deferment end (EPERM) without force.
+    #[error("deferment time has not expired (it ends at {0} s since the epoch)")]
+    TrashDeferred(u64),
+    /// A trash entry is being moved, restored or removed (EBUSY, as librbd).
+    #[error("trash entry busy: {0}")]
+    TrashBusy(&'static str),
+    /// A namespace of that name exists already (EEXIST).
+    #[error("namespace {0} already exists")]
+    NamespaceExists(String),
+    /// No namespace of that name (ENOENT).
+    #[error("namespace {0} does not exist")]
+    NamespaceNotFound(String),
+    /// The namespace still holds images or trash entries (EBUSY).
+    #[error("namespace {0} is not empty")]
+    NamespaceBusy(String),
 }
 
 impl Error {
@@ -132,6 +154,13 @@ impl Error {
             Error::SnapshotExists(_) => Errno::EEXIST,
             Error::SnapshotLimit => Errno(122), // EDQUOT
             Error::AtSnapshot => Errno::EROFS,
+            Error::LockNotOwned => Errno::EROFS,
+            Error::LockerNotFound(_) => Errno::ENOENT,
+            Error::TrashDeferred(_) => Errno::EPERM,
+            Error::TrashBusy(_) => Errno::EBUSY,
+            Error::NamespaceExists(_) => Errno::EEXIST,
+            Error::NamespaceNotFound(_) => Errno::ENOENT,
+            Error::NamespaceBusy(_) => Errno::EBUSY,
         };
         e.as_result()
     }

@@ -281,6 +281,9 @@ pub(crate) struct ExclusiveLock {
     features: u64,
     me: Mutex<ClientId>,
     owned: AtomicBool,
+    /// `lock_acquire` was called: librbd's StandardPolicy (keep the lock when asked, no
+    /// automatic acquisition by writes) instead of the AutomaticPolicy.
+    keep: AtomicBool,
     gate: Arc<RwLock<Option<Held>>>,
     peer_released: Notify,
     /// Bumped on every HEADER_UPDATE, lock acquisition and lost watch: the header may
@@ -324,6 +327,7 @@ impl ExclusiveLock {
             features,
             me: Mutex::new(me),
             owned: AtomicBool::new(false),
+            keep: AtomicBool::new(false),
             gate: Arc::new(RwLock::new(None)),
             peer_released: Notify::new(),
             header_gen: AtomicU64::new(0),
@@ -361,6 +365,22 @@ impl ExclusiveLock {
         Ok(w)
     }
 
+    /// Switches to librbd's StandardPolicy for good (`rbd_lock_acquire`): requests for
+    /// the lock are refused (-EROFS) and writes no longer take it on their own.
+    pub(crate) fn keep_lock(&self) {
+        self.keep.store(true, Ordering::Release);
+    }
+
+    /// Whether [`Self::keep_lock`] was called.
+    pub(crate) fn keeps_lock(&self) -> bool {
+        self.keep.load(Ordering::Acquire)
+    }
+
+    /// Takes the lock now (`rbd_lock_acquire`), whatever the policy.
+    pub(crate) async fn acquire_now(&self, num_objs: u64) -> Result<()> {
+        self.write_access_with(num_objs, true).await.map(drop)
+    }
+
     /// Read access without taking the lock: `Some` if we hold it and no release is under
     /// way (then the object map can be trusted for skips).
     pub(crate) fn try_read_access(&self) -> Option<Access> {
@@ -371,12 +391,20 @@ impl ExclusiveLock {
     /// Access for a write: takes the lock first when we do not hold it. `num_objs` sizes
     /// the object map.
     pub(crate) async fn write_access(&self, num_objs: u64) -> Result<Access> {
+        self.write_access_with(num_objs, false).await
+    }
+
+    async fn write_access_with(&self, num_objs: u64, explicit: bool) -> Result<Access> {
         loop {
             let g = self.gate.clone().read_owned().await;
             if g.is_some() {
                 return Ok(g);
             }
             drop(g);
+            if !explicit && self.keeps_lock() {
+                // StandardPolicy: librbd fails the write with -EROFS
+                return Err(Error::LockNotOwned);
+            }
             let mut w = self.gate.clone().write_owned().await;
             if w.is_none() {
                 let held = self.acquire(num_objs).await?;
@@ -558,33 +586,7 @@ impl ExclusiveLock {
     /// off, or it is this client's own stale lock), waits for the OSD map saying so, then
     /// breaks its lock.
     async fn break_lock(&self, locker: &Locker, mine: bool) -> Result<()> {
-        let rados = self.io.rados();
-        let blocklist = !mine && config_bool(rados, "rbd_blocklist_on_break_lock", true);
-        if blocklist {
-            let expire = config_u64(rados, "rbd_blocklist_expire_seconds", 0);
-            let mut cmd = format!(
-                r#"{{"prefix": "osd blocklist", "blocklistop": "add", "addr": "{}""#,
-                legacy_addr(&locker.addr)
-            );
-            if expire != 0 {
-                cmd.push_str(&format!(r#", "expire": {expire}.0"#));
-            }
-            cmd.push('}');
-            warn!(addr = %locker.addr, owner = ?locker.entity, "blocklisting the dead lock owner");
-            rados.mon_command(&cmd, Bytes::new()).await?;
-            let v = rados.get_version("osdmap").await?;
-            let epoch = u32::try_from(v.newest).unwrap_or(u32::MAX);
-            rados.wait_for_osdmap(epoch).await?;
-        }
-        match self
-            .io
-            .break_lock(&self.header, LOCK_NAME, locker.entity, &locker.cookie)
-            .await
-        {
-            Ok(()) => Ok(()),
-            Err(e) if e.is(Errno::ENOENT) => Ok(()),
-            Err(e) => Err(e.into()),
-        }
+        break_locker(&self.io, &self.header, locker, !mine).await
     }
 
     /// object_map/RefreshRequest for the head: lock the map object, load it, and repair
@@ -727,6 +729,43 @@ impl Drop for ExclusiveLock {
     }
 }
 
+/// BreakRequest.cc: blocklists the locker (when `may_blocklist` and
+/// `rbd_blocklist_on_break_lock` allow), waits for the OSD map saying so, then breaks its
+/// hold of `rbd_lock` on `header` (already gone is fine).
+pub(crate) async fn break_locker(
+    io: &IoCtx,
+    header: &str,
+    locker: &Locker,
+    may_blocklist: bool,
+) -> Result<()> {
+    let rados = io.rados();
+    let blocklist = may_blocklist && config_bool(rados, "rbd_blocklist_on_break_lock", true);
+    if blocklist {
+        let expire = config_u64(rados, "rbd_blocklist_expire_seconds", 0);
+        let mut cmd = format!(
+            r#"{{"prefix": "osd blocklist", "blocklistop": "add", "addr": "{}""#,
+            legacy_addr(&locker.addr)
+        );
+        if expire != 0 {
+            cmd.push_str(&format!(r#", "expire": {expire}.0"#));
+        }
+        cmd.push('}');
+        warn!(addr = %locker.addr, owner = ?locker.entity, "blocklisting the dead lock owner");
+        rados.mon_command(&cmd, Bytes::new()).await?;
+        let v = rados.get_version("osdmap").await?;
+        let epoch = u32::try_from(v.newest).unwrap_or(u32::MAX);
+        rados.wait_for_osdmap(epoch).await?;
+    }
+    match io
+        .break_lock(header, LOCK_NAME, locker.entity, &locker.cookie)
+        .await
+    {
+        Ok(()) => Ok(()),
+        Err(e) if e.is(Errno::ENOENT) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
 fn config_value(rados: &rados::Rados, key: &str) -> Option<String> {
     rados
         .config()
@@ -770,7 +809,15 @@ async fn watch_loop(
         let Some(me) = lock.upgrade() else { return };
         match event {
             WatchEvent::Notify(n) => {
-                let action = on_notify(&n.payload, me.client_id(), me.is_owner());
+                let mut action = on_notify(&n.payload, me.client_id(), me.is_owner());
+                if action.release && me.keeps_lock() {
+                    // StandardPolicy::lock_requested: the owner keeps the lock
+                    action.release = false;
+                    action.reply = ResponseMessage {
+                        result: Errno::EROFS.as_result(),
+                    }
+                    .to_bytes();
+                }
                 if action.peer_released {
                     me.peer_released.notify_waiters();
                 }

@@ -1,6 +1,7 @@
 //! Bodies of the fuzz targets (the `fuzz/` crate calls these): every `cls_rbd` reply
-//! decoder, the object map and the header watch/notify messages over arbitrary bytes.
-//! None may panic or allocate beyond the input's size.
+//! decoder (trash and namespace ones included), lock info listings, the object map and
+//! the header watch/notify messages over arbitrary bytes. None may panic or allocate
+//! beyond the input's size.
 
 use crate::cls::rbd as m;
 
@@ -23,6 +24,12 @@ pub fn cls_replies(data: &[u8]) {
     let _ = crate::cls::snap::decode_protection_status(data);
     let _ = crate::cls::snap::decode_limit(data);
     let _ = denc::decode_exact::<crate::cls::snap::SnapshotNamespace>(data);
+    let _ = crate::cls::trash::decode_trash_get(data);
+    let _ = crate::cls::trash::decode_trash_list(data);
+    let _ = crate::namespace::decode_namespace_list(data);
+    if let Ok(info) = denc::decode_exact::<rados::cls::lock::LockInfo>(data) {
+        let _ = crate::advisory_lock::lockers_of(&info);
+    }
     // object map loads and header notifies/acknowledgements come from peers too
     if let Ok(map) = crate::object_map::decode_load(data) {
         let _ = map.get(map.len().saturating_sub(1));

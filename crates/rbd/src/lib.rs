@@ -26,6 +26,7 @@
     clippy::cast_possible_truncation
 )]
 
+pub mod advisory_lock;
 mod async_file;
 pub mod cls;
 mod compare_write;
@@ -40,10 +41,12 @@ pub mod fuzzing;
 mod image;
 mod io;
 pub mod names;
+pub mod namespace;
 pub mod object_map;
 mod pool;
 mod snapshot;
 pub mod striper;
+mod trash;
 pub mod watch_notify;
 
 pub use async_file::AsyncImageFile;
@@ -55,3 +58,4 @@ pub use file::ImageFile;
 pub use image::{Image, ImageInfo, OpenMode};
 pub use pool::{ImageSpec, Rbd};
 pub use snapshot::{SnapInfo, remove_flags, snap_object_map_object};
+pub use trash::TrashEntry;

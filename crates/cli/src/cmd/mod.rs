@@ -18,8 +18,11 @@ mod rbd_admin;
 mod rbd_bench;
 mod rbd_format;
 mod rbd_io;
+mod rbd_lock;
+mod rbd_namespace;
 mod rbd_progress;
 mod rbd_snap;
+mod rbd_trash;
 mod status;
 
 use std::process::ExitCode;
@@ -93,6 +96,15 @@ pub enum Action {
     /// Pool commands (like `rbd pool init`).
     #[command(subcommand)]
     Pool(rbd::PoolArgs),
+    /// Advisory locks on an image (like `rbd lock add|ls|rm`).
+    #[command(subcommand)]
+    Lock(rbd_lock::LockArgs),
+    /// The pool's trash (like `rbd trash mv|ls|rm|restore|purge`).
+    #[command(subcommand)]
+    Trash(rbd_trash::TrashArgs),
+    /// RBD namespaces of a pool (like `rbd namespace create|ls|rm`).
+    #[command(subcommand)]
+    Namespace(rbd_namespace::NamespaceArgs),
 }
 
 /// Runs a subcommand.
@@ -122,5 +134,8 @@ pub async fn run(global: &GlobalArgs, command: Action) -> Result<ExitCode, CliEr
         Action::Feature(a) => rbd_admin::run(global, rbd_admin::AdminCmd::Feature(a)).await,
         Action::Export(a) => rbd_io::run_export(global, a).await,
         Action::Snap(a) => rbd_snap::run(global, a).await,
+        Action::Lock(a) => rbd_lock::run(global, a).await,
+        Action::Trash(a) => rbd_trash::run(global, a).await,
+        Action::Namespace(a) => rbd_namespace::run(global, a).await,
     }
 }

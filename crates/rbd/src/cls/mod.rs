@@ -4,6 +4,7 @@
 
 pub mod rbd;
 pub mod snap;
+pub mod trash;
 
 use denc::{Reader, Writer};
 

@@ -1,0 +1,364 @@
+//! The pool's trash (src/librbd/api/Trash.cc, librbd/trash/MoveRequest.cc,
+//! RemoveRequest.cc): images moved there keep their id, header and data but leave the
+//! directory; they come back with [`Rbd::trash_restore`] or go for good with
+//! [`Rbd::trash_remove`] (refused before their deferment ends unless forced).
+
+use std::collections::BTreeMap;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use denc::UTime;
+use rados::Errno;
+use tracing::{debug, warn};
+
+use crate::cls::rbd as m;
+use crate::cls::trash::{self as t, TrashImageSpec, TrashSource, TrashState};
+use crate::error::{Error, Result};
+use crate::image::{Image, OpenMode};
+use crate::names;
+use crate::pool::Rbd;
+
+/// How many entries one `trash_list` call asks for (librbd's `max_read`).
+const LIST_PAGE: u64 = 1024;
+
+/// A trash entry as librbd reports it (`trash_image_info_t`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrashEntry {
+    /// The image id.
+    pub id: String,
+    /// Its name when it was moved.
+    pub name: String,
+    /// Why it is there.
+    pub source: TrashSource,
+    /// When it was moved (seconds since the epoch).
+    pub deletion_time: u64,
+    /// Not removable (without force) before this (seconds since the epoch).
+    pub deferment_end_time: u64,
+    /// Its state (moving, removing...).
+    pub state: TrashState,
+}
+
+impl TrashEntry {
+    fn new(id: String, spec: TrashImageSpec) -> TrashEntry {
+        TrashEntry {
+            id,
+            name: spec.name,
+            source: spec.source,
+            deletion_time: u64::from(spec.deletion_time.sec),
+            deferment_end_time: u64::from(spec.deferment_end_time.sec),
+            state: spec.state,
+        }
+    }
+}
+
+fn now() -> UTime {
+    let d = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    UTime::new(
+        u32::try_from(d.as_secs()).unwrap_or(u32::MAX),
+        d.subsec_nanos(),
+    )
+}
+
+fn ok_or_enoent(r: rados::Result<()>) -> Result<()> {
+    match r {
+        Err(e) if e.is(Errno::ENOENT) => Ok(()),
+        other => Ok(other?),
+    }
+}
+
+impl Rbd {
+    /// Moves image `name` to the trash (`rbd_trash_move2`, source user): it can be
+    /// removed `delay_secs` seconds from now (without force). The image keeps its id
+    /// and data; its name leaves the directory.
+    pub async fn trash_move(&self, name: &str, delay_secs: u64) -> Result<String> {
+        let io = self.ioctx();
+        let id = match m::dir_get_id(name)?.call(io, names::DIRECTORY).await {
+            Ok(b) => m::decode_string("dir_get_id", &b)?,
+            Err(e) if e.is_enoent() => {
+                // an interrupted move left a `moving` entry: finish it
+                let moving = self
+                    .trash_list_all()
+                    .await?
+                    .into_iter()
+                    .find(|e| {
+                        e.source == TrashSource::User
+                            && e.state == TrashState::Moving
+                            && e.name == name
+                    })
+                    .ok_or_else(|| Error::ImageNotFound(name.into()))?;
+                moving.id
+            }
+            Err(e) => return Err(e),
+        };
+        // the header must be there (and readable) as librbd's open checks
+        match Image::open(io.clone(), name.to_owned(), id.clone(), OpenMode::ReadOnly).await {
+            Ok(_) | Err(Error::ImageNotFound(_)) => {}
+            Err(e) => return Err(e),
+        }
+        let deletion_time = now();
+        let end = UTime::new(
+            deletion_time
+                .sec
+                .saturating_add(u32::try_from(delay_secs).unwrap_or(u32::MAX)),
+            deletion_time.nsec,
+        );
+        let mut spec = TrashImageSpec {
+            source: TrashSource::User,
+            name: name.to_owned(),
+            deletion_time,
+            deferment_end_time: end,
+            state: TrashState::Moving,
+        };
+        // trash/MoveRequest: entry, id object, directory entry
+        match t::trash_add(&id, &spec)?.call(io, names::TRASH).await {
+            Ok(_) => {}
+            // an interrupted move of the same image
+            Err(e) if e.is(Errno::EEXIST) => {}
+            Err(e) => return Err(e),
+        }
+        ok_or_enoent(io.remove(&names::id_object(name)).await)?;
+        match m::dir_remove_image(name, &id)?
+            .call(io, names::DIRECTORY)
+            .await
+        {
+            Ok(_) => {}
+            Err(e) if e.is_enoent() => {}
+            Err(e) => return Err(e),
+        }
+        spec.state = TrashState::Normal;
+        match t::trash_state_set(&id, TrashState::Normal, TrashState::Moving)?
+            .call(io, names::TRASH)
+            .await
+        {
+            Ok(_) => {}
+            Err(e) if e.is(Errno::EOPNOTSUPP) => {}
+            Err(e) => return Err(e),
+        }
+        debug!(name, id, delay_secs, "moved to the trash");
+        Ok(id)
+    }
+
+    async fn trash_list_all(&self) -> Result<Vec<TrashEntry>> {
+        let mut out = Vec::new();
+        let mut after = String::new();
+        loop {
+            let page: BTreeMap<String, TrashImageSpec> = match t::trash_list(&after, LIST_PAGE)?
+                .call(self.ioctx(), names::TRASH)
+                .await
+            {
+                Ok(b) => t::decode_trash_list(&b)?,
+                Err(e) if e.is_enoent() => BTreeMap::new(),
+                Err(e) => return Err(e),
+            };
+            let full = page.len() as u64 >= LIST_PAGE;
+            for (id, spec) in page {
+                after.clone_from(&id);
+                out.push(TrashEntry::new(id, spec));
+            }
+            if !full {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// The trash entries, ordered by id (`rbd_trash_list`): those `rbd rm` moved on its
+    /// way (source removing) are left out, as librbd does.
+    pub async fn trash_list(&self) -> Result<Vec<TrashEntry>> {
+        let mut all = self.trash_list_all().await?;
+        all.retain(|e| e.source != TrashSource::Removing);
+        Ok(all)
+    }
+
+    /// Every trash entry, those of source removing too (`rbd trash ls --all`).
+    pub async fn trash_list_including_removing(&self) -> Result<Vec<TrashEntry>> {
+        self.trash_list_all().await
+    }
+
+    /// The trash entry of image `id` (`rbd_trash_get`).
+    pub async fn trash_get(&self, id: &str) -> Result<TrashEntry> {
+        match t::trash_get(id)?.call(self.ioctx(), names::TRASH).await {
+            Ok(b) => Ok(TrashEntry::new(id.to_owned(), t::decode_trash_get(&b)?)),
+            Err(e) if e.is_enoent() => {
+                Err(Error::ImageNotFound(format!("with id {id} in the trash")))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Puts image `id` back under `new_name` (its old name when empty)
+    /// (`rbd_trash_restore`); only user-moved entries, as librbd's public call.
+    pub async fn trash_restore(&self, id: &str, new_name: &str) -> Result<()> {
+        let io = self.ioctx();
+        let entry = self.trash_get(id).await?;
+        if !matches!(entry.source, TrashSource::User | TrashSource::UserParent) {
+            return Err(Error::InvalidArgument(
+                "the trash entry was not moved by a user",
+            ));
+        }
+        if !matches!(entry.state, TrashState::Normal | TrashState::Restoring) {
+            return Err(Error::TrashBusy("the image is pending deletion"));
+        }
+        self.set_trash_state(id, TrashState::Restoring, TrashState::Normal)
+            .await?;
+        let name = if new_name.is_empty() {
+            entry.name.clone()
+        } else {
+            new_name.to_owned()
+        };
+        let back_to_normal = || async {
+            if let Err(e) = self
+                .set_trash_state(id, TrashState::Normal, TrashState::Restoring)
+                .await
+            {
+                warn!(id, error = %e, "failed to reset the trash entry's state");
+            }
+        };
+        let mut create_id_obj = true;
+        match m::get_id()?.call(io, &names::id_object(&name)).await {
+            Ok(b) => {
+                // an earlier, interrupted restore made it already
+                if m::decode_string("get_id", &b)? != id {
+                    back_to_normal().await;
+                    return Err(Error::ImageExists(name));
+                }
+                create_id_obj = false;
+            }
+            Err(e) if e.is_enoent() => {}
+            Err(e) => {
+                back_to_normal().await;
+                return Err(e);
+            }
+        }
+        if create_id_obj {
+            let set = m::set_id(id)?;
+            io.op(names::id_object(&name))
+                .create(true)
+                .exec(crate::cls::CLASS, set.name, &set.input)
+                .submit()
+                .await?;
+        }
+        match m::dir_add_image(&name, id)?
+            .call(io, names::DIRECTORY)
+            .await
+        {
+            Ok(_) => {}
+            Err(e) if e.is(Errno::EEXIST) => {}
+            Err(e) => return Err(e),
+        }
+        match t::trash_remove(id)?.call(io, names::TRASH).await {
+            Ok(_) => {}
+            Err(e) if e.is_enoent() => {}
+            Err(e) => return Err(e),
+        }
+        debug!(id, name, "restored from the trash");
+        Ok(())
+    }
+
+    async fn set_trash_state(&self, id: &str, to: TrashState, from: TrashState) -> Result<()> {
+        match t::trash_state_set(id, to, from)?
+            .call(self.ioctx(), names::TRASH)
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.is(Errno::EOPNOTSUPP) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Removes image `id` from the trash with its data (`rbd_trash_remove`): EPERM
+    /// ([`Error::TrashDeferred`]) before its deferment end unless `force`; refused while
+    /// it is being moved or restored, has watchers or snapshots.
+    pub async fn trash_remove(&self, id: &str, force: bool) -> Result<()> {
+        let entry = self.trash_get(id).await?;
+        if u64::from(now().sec) < entry.deferment_end_time && !force {
+            return Err(Error::TrashDeferred(entry.deferment_end_time));
+        }
+        match entry.state {
+            TrashState::Moving => {
+                return Err(Error::TrashBusy("the image is pending moving to the trash"));
+            }
+            TrashState::Normal | TrashState::Removing => {}
+            _ => return Err(Error::TrashBusy("the image is pending restoration")),
+        }
+        let io = self.ioctx();
+        if entry.state == TrashState::Normal {
+            self.set_trash_state(id, TrashState::Removing, TrashState::Normal)
+                .await?;
+        }
+        let removed = match Image::open(
+            io.clone(),
+            entry.name.clone(),
+            id.to_owned(),
+            OpenMode::ReadOnly,
+        )
+        .await
+        {
+            Ok(image) => image.remove_checked_data().await,
+            Err(Error::ImageNotFound(_)) => Ok(()),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = removed {
+            // trash/RemoveRequest: back to normal so it can be retried or restored
+            let _ = self
+                .set_trash_state(id, TrashState::Normal, TrashState::Removing)
+                .await;
+            return Err(e);
+        }
+        ok_or_enoent(io.remove(&names::header_object(id)).await)?;
+        ok_or_enoent(io.remove(&names::object_map_object(id)).await)?;
+        match t::trash_remove(id)?.call(io, names::TRASH).await {
+            Ok(_) => {}
+            Err(e) if e.is_enoent() => {}
+            Err(e) => return Err(e),
+        }
+        debug!(id, "removed from the trash");
+        Ok(())
+    }
+
+    /// Removes the user-moved entries whose deferment ended by `expired_before` (seconds
+    /// since the epoch; now when `None`) (`rbd_trash_purge` without a threshold). Entries
+    /// that cannot go now (in use, snapshots...) are retried while others go, then the
+    /// first such error is returned.
+    pub async fn trash_purge(&self, expired_before: Option<u64>) -> Result<usize> {
+        let expire = expired_before.unwrap_or_else(|| u64::from(now().sec));
+        let mut pending: Vec<String> = self
+            .trash_list()
+            .await?
+            .into_iter()
+            .filter(|e| matches!(e.source, TrashSource::User | TrashSource::UserParent))
+            .filter(|e| expire >= e.deferment_end_time)
+            .map(|e| e.id)
+            .collect();
+        let mut removed = 0;
+        loop {
+            let mut progress = false;
+            let mut first_err = None;
+            let mut left = Vec::new();
+            for id in pending {
+                match self.trash_remove(&id, true).await {
+                    Ok(()) => {
+                        removed += 1;
+                        progress = true;
+                    }
+                    Err(Error::ImageNotFound(_)) => progress = true,
+                    Err(e)
+                        if e.is(Errno::ENOTEMPTY)
+                            || e.is(Errno::EBUSY)
+                            || e.is(Errno::EMLINK)
+                            || e.is(Errno(117)) =>
+                    {
+                        first_err.get_or_insert(e);
+                        left.push(id);
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            match first_err {
+                None => return Ok(removed),
+                Some(e) if !progress => return Err(e),
+                Some(_) => pending = left,
+            }
+        }
+    }
+}
