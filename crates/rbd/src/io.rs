@@ -42,7 +42,7 @@ impl Image {
         Ok(Some(len.min(size - off)))
     }
 
-    fn object_name(&self, object_no: u64) -> String {
+    pub(crate) fn object_name(&self, object_no: u64) -> String {
         names::data_object(&self.info.block_name_prefix, object_no)
     }
 
@@ -311,7 +311,7 @@ fn gather(data: &Bytes, ex: &ObjectExtent) -> Bytes {
     }
 }
 
-async fn join_one<T: Send + 'static>(set: &mut JoinSet<Result<T>>) -> Result<Option<T>> {
+pub(crate) async fn join_one<T: Send + 'static>(set: &mut JoinSet<Result<T>>) -> Result<Option<T>> {
     match set.join_next().await {
         None => Ok(None),
         Some(Ok(r)) => r.map(Some),

@@ -30,6 +30,7 @@ pub mod advisory_lock;
 mod async_file;
 pub mod cls;
 mod compare_write;
+mod copy;
 mod create;
 mod error;
 pub mod exclusive_lock;
@@ -51,6 +52,7 @@ pub mod watch_notify;
 
 pub use async_file::AsyncImageFile;
 pub use cls::rbd::ParentInfo;
+pub use copy::CopyOptions;
 pub use create::{CreateOptions, MAX_IMAGE_SIZE};
 pub use error::{Error, Result};
 pub use feature_update::DISABLE_SUPPORTED;

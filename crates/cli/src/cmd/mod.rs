@@ -16,6 +16,7 @@ mod rados_watch;
 mod rbd;
 mod rbd_admin;
 mod rbd_bench;
+mod rbd_copy;
 mod rbd_format;
 mod rbd_io;
 mod rbd_lock;
@@ -90,6 +91,11 @@ pub enum Action {
     /// Enable or disable image features (like `rbd feature enable|disable`).
     #[command(subcommand)]
     Feature(rbd_admin::FeatureArgs),
+    /// Copy an image (or a snapshot of it) to a new image (like `rbd cp`).
+    #[command(alias = "copy")]
+    Cp(rbd_copy::CopyArgs),
+    /// Deallocate the zero runs of an image's objects (like `rbd sparsify`).
+    Sparsify(rbd_copy::SparsifyArgs),
     /// Snapshots (like `rbd snap create|ls|rm|rename|protect|unprotect|rollback|purge|limit`).
     #[command(subcommand)]
     Snap(rbd_snap::SnapArgs),
@@ -134,6 +140,8 @@ pub async fn run(global: &GlobalArgs, command: Action) -> Result<ExitCode, CliEr
         Action::Feature(a) => rbd_admin::run(global, rbd_admin::AdminCmd::Feature(a)).await,
         Action::Export(a) => rbd_io::run_export(global, a).await,
         Action::Snap(a) => rbd_snap::run(global, a).await,
+        Action::Cp(a) => rbd_copy::run_copy(global, a).await,
+        Action::Sparsify(a) => rbd_copy::run_sparsify(global, a).await,
         Action::Lock(a) => rbd_lock::run(global, a).await,
         Action::Trash(a) => rbd_trash::run(global, a).await,
         Action::Namespace(a) => rbd_namespace::run(global, a).await,
