@@ -105,6 +105,12 @@ pub enum Error {
     /// The image is open at a snapshot: no writes (EROFS).
     #[error("the image is open at a snapshot (read-only)")]
     AtSnapshot,
+    /// A diff or export stream is malformed (EINVAL).
+    #[error("invalid diff stream: {0}")]
+    BadStream(&'static str),
+    /// Reading or writing a diff or export stream failed.
+    #[error("stream I/O failed: {0}")]
+    StreamIo(#[from] std::io::Error),
 }
 
 impl Error {
@@ -132,6 +138,8 @@ impl Error {
             Error::SnapshotExists(_) => Errno::EEXIST,
             Error::SnapshotLimit => Errno(122), // EDQUOT
             Error::AtSnapshot => Errno::EROFS,
+            Error::BadStream(_) => Errno::EINVAL,
+            Error::StreamIo(_) => Errno::EIO,
         };
         e.as_result()
     }
