@@ -127,6 +127,12 @@ pub enum Error {
     /// The namespace still holds images or trash entries (EBUSY).
     #[error("namespace {0} is not empty")]
     NamespaceBusy(String),
+    /// A diff or export stream is malformed (EINVAL).
+    #[error("invalid diff stream: {0}")]
+    BadStream(&'static str),
+    /// Reading or writing a diff or export stream failed.
+    #[error("stream I/O failed: {0}")]
+    StreamIo(#[from] std::io::Error),
 }
 
 impl Error {
@@ -161,6 +167,8 @@ impl Error {
             Error::NamespaceExists(_) => Errno::EEXIST,
             Error::NamespaceNotFound(_) => Errno::ENOENT,
             Error::NamespaceBusy(_) => Errno::EBUSY,
+            Error::BadStream(_) => Errno::EINVAL,
+            Error::StreamIo(_) => Errno::EIO,
         };
         e.as_result()
     }

@@ -40,6 +40,28 @@ pub fn cls_replies(data: &[u8]) {
     let _ = crate::exclusive_lock::on_notify(data, me, true);
 }
 
+/// Reads `data` as a diff stream of either format until its end or an error.
+pub fn diff_stream(data: &[u8]) {
+    use crate::diff_stream::{BANNER_V1, BANNER_V2};
+    for (format, banner) in [(1, BANNER_V1), (2, BANNER_V2)] {
+        read_records(data, format);
+        // and with the banner in front, so the records are reached without guessing it
+        let mut v = banner.to_vec();
+        v.extend_from_slice(data);
+        read_records(&v, format);
+    }
+}
+
+fn read_records(data: &[u8], format: u8) {
+    if let Ok(mut r) = crate::diff_stream::DiffReader::new(data, format) {
+        while let Ok(rec) = r.next_record() {
+            if rec == crate::diff_stream::Record::End {
+                break;
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -50,6 +72,7 @@ mod tests {
                 .collect();
             super::cls_replies(&data);
             super::cls_replies(&vec![0xff; len]);
+            super::diff_stream(&data);
         }
     }
 }

@@ -17,6 +17,7 @@ mod rbd;
 mod rbd_admin;
 mod rbd_bench;
 mod rbd_copy;
+mod rbd_diff;
 mod rbd_format;
 mod rbd_io;
 mod rbd_lock;
@@ -99,6 +100,12 @@ pub enum Action {
     /// Snapshots (like `rbd snap create|ls|rm|rename|protect|unprotect|rollback|purge|limit`).
     #[command(subcommand)]
     Snap(rbd_snap::SnapArgs),
+    /// Extents changed since a snapshot (like `rbd diff`).
+    Diff(rbd_diff::DiffArgs),
+    /// Export the changes since a snapshot as a diff stream (like `rbd export-diff`).
+    ExportDiff(rbd_diff::ExportDiffArgs),
+    /// Apply a diff stream to an image (like `rbd import-diff`).
+    ImportDiff(rbd_diff::ImportDiffArgs),
     /// Pool commands (like `rbd pool init`).
     #[command(subcommand)]
     Pool(rbd::PoolArgs),
@@ -145,5 +152,8 @@ pub async fn run(global: &GlobalArgs, command: Action) -> Result<ExitCode, CliEr
         Action::Lock(a) => rbd_lock::run(global, a).await,
         Action::Trash(a) => rbd_trash::run(global, a).await,
         Action::Namespace(a) => rbd_namespace::run(global, a).await,
+        Action::Diff(a) => rbd_diff::run(global, rbd_diff::DiffCmd::Diff(a)).await,
+        Action::ExportDiff(a) => rbd_diff::run(global, rbd_diff::DiffCmd::Export(a)).await,
+        Action::ImportDiff(a) => rbd_diff::run(global, rbd_diff::DiffCmd::Import(a)).await,
     }
 }
