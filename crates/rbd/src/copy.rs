@@ -133,6 +133,96 @@ impl Image {
         r.and(closed)
     }
 
+    /// Copies this image with all its user snapshots to a new image `dest_name` of `dest`
+    /// (`rbd_deep_copy`): the same features, object size and striping unless `opts`
+    /// says otherwise, the image metadata, then for each snapshot, oldest first, what
+    /// changed since the previous one (the size, the extents `diff` reports) followed by
+    /// a snapshot of the same name (protected if the source's is), and last the head.
+    /// Snapshot ids and timestamps are the copy's own. `progress(done, total)` counts
+    /// the snapshots and the head.
+    pub async fn deep_copy_to(
+        &self,
+        dest: &Rbd,
+        dest_name: &str,
+        opts: &CopyOptions,
+        mut progress: impl FnMut(u64, u64),
+    ) -> Result<()> {
+        self.check_readable()?;
+        let snaps: Vec<_> = self
+            .snap_list()
+            .await?
+            .into_iter()
+            .filter(|s| s.namespace == crate::cls::snap::SnapshotNamespace::User)
+            .collect();
+        let src = &self.info;
+        let (stripe_unit, stripe_count) =
+            opts.striping.unwrap_or((src.stripe_unit, src.stripe_count));
+        let create = CreateOptions {
+            size: snaps.first().map_or(src.size, |s| s.size),
+            order: Some(opts.order.unwrap_or(src.order)),
+            features: Some(
+                opts.features.unwrap_or(src.features)
+                    & !(features::INTERNAL
+                        | features::STRIPINGV2
+                        | features::DATA_POOL
+                        | features::NON_PRIMARY),
+            ),
+            stripe_unit,
+            stripe_count,
+            data_pool: opts.data_pool.clone(),
+        };
+        dest.create(dest_name, &create).await?;
+        let mut copy = dest.open(dest_name, OpenMode::ReadWrite).await?;
+        let r = self.deep_copy_data(&mut copy, &snaps, &mut progress).await;
+        let closed = copy.close().await;
+        r.and(closed)
+    }
+
+    async fn deep_copy_data(
+        &self,
+        dest: &mut Image,
+        snaps: &[crate::snapshot::SnapInfo],
+        progress: &mut impl FnMut(u64, u64),
+    ) -> Result<()> {
+        for (key, value) in &self.metadata_list().await? {
+            dest.metadata_set(key, &value[..]).await?;
+        }
+        let total = snaps.len() as u64 + 1;
+        let mut from: Option<&str> = None;
+        let stages = snaps.iter().map(Some).chain(std::iter::once(None));
+        for (i, snap) in stages.enumerate() {
+            let mut src = self.clone();
+            src.set_snap_by_id(snap.map(|s| s.id)).await?;
+            let size = src.info.size;
+            if dest.info.size != size {
+                dest.resize(size, true).await?;
+            }
+            let extents = src.diff(from, 0, size, false, false).await?;
+            let n = extents.len() as u64;
+            let jobs = extents.into_iter().map(|e| {
+                let (src, dest) = (src.clone(), dest.clone());
+                async move {
+                    if e.exists {
+                        let data = src.read(e.offset, e.length).await?;
+                        dest.write_sparse(e.offset, data).await
+                    } else {
+                        dest.write_zeroes(e.offset, e.length).await.map(drop)
+                    }
+                }
+            });
+            run_bounded(jobs, n, &mut |_, _| {}).await?;
+            if let Some(s) = snap {
+                dest.create_snap(&s.name).await?;
+                if s.is_protected() {
+                    dest.protect_snap(&s.name).await?;
+                }
+                from = Some(&s.name);
+            }
+            progress(i as u64 + 1, total);
+        }
+        Ok(())
+    }
+
     /// Copies the image metadata, then the data, into `dest` (at least as large).
     async fn copy_data(
         &self,

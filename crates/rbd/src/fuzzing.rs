@@ -50,6 +50,11 @@ pub fn diff_stream(data: &[u8]) {
         v.extend_from_slice(data);
         read_records(&v, format);
     }
+    // the export-format-2 image properties, bare and behind their banner
+    let _ = crate::export_image::ImageProperties::read(&mut &data[..]);
+    let mut v = crate::export_image::IMAGE_BANNER_V2.to_vec();
+    v.extend_from_slice(data);
+    let _ = crate::export_image::ImageProperties::read(&mut &v[..]);
 }
 
 fn read_records(data: &[u8], format: u8) {

@@ -37,6 +37,7 @@ pub mod diff_stream;
 mod error;
 pub mod exclusive_lock;
 mod export_diff;
+pub mod export_image;
 mod feature_update;
 pub mod features;
 mod file;

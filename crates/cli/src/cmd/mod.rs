@@ -95,6 +95,9 @@ pub enum Action {
     /// Copy an image (or a snapshot of it) to a new image (like `rbd cp`).
     #[command(alias = "copy")]
     Cp(rbd_copy::CopyArgs),
+    /// Deep copies (like `rbd deep cp`).
+    #[command(subcommand)]
+    Deep(rbd_copy::DeepArgs),
     /// Deallocate the zero runs of an image's objects (like `rbd sparsify`).
     Sparsify(rbd_copy::SparsifyArgs),
     /// Snapshots (like `rbd snap create|ls|rm|rename|protect|unprotect|rollback|purge|limit`).
@@ -148,6 +151,7 @@ pub async fn run(global: &GlobalArgs, command: Action) -> Result<ExitCode, CliEr
         Action::Export(a) => rbd_io::run_export(global, a).await,
         Action::Snap(a) => rbd_snap::run(global, a).await,
         Action::Cp(a) => rbd_copy::run_copy(global, a).await,
+        Action::Deep(a) => rbd_copy::run_deep(global, a).await,
         Action::Sparsify(a) => rbd_copy::run_sparsify(global, a).await,
         Action::Lock(a) => rbd_lock::run(global, a).await,
         Action::Trash(a) => rbd_trash::run(global, a).await,

@@ -44,6 +44,14 @@ pub struct CopyArgs {
     no_progress: bool,
 }
 
+/// `deep ...` subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum DeepArgs {
+    /// Copy an image with all its snapshots (like `rbd deep cp`).
+    #[command(alias = "copy")]
+    Cp(CopyArgs),
+}
+
 /// `sparsify` arguments.
 #[derive(Debug, clap::Args)]
 pub struct SparsifyArgs {
@@ -64,8 +72,18 @@ fn sparse_size(arg: Option<&str>) -> Result<u64, CliError> {
     }
 }
 
+/// `rbd deep cp`.
+pub async fn run_deep(global: &GlobalArgs, a: DeepArgs) -> Result<ExitCode, CliError> {
+    let DeepArgs::Cp(a) = a;
+    run_copy_as(global, a, true).await
+}
+
 /// `rbd cp`.
 pub async fn run_copy(global: &GlobalArgs, a: CopyArgs) -> Result<ExitCode, CliError> {
+    run_copy_as(global, a, false).await
+}
+
+async fn run_copy_as(global: &GlobalArgs, a: CopyArgs, deep: bool) -> Result<ExitCode, CliError> {
     let (src_img, src_snap) = split_snap(&a.src);
     let src = resolve(
         Some(src_img),
@@ -89,7 +107,16 @@ pub async fn run_copy(global: &GlobalArgs, a: CopyArgs) -> Result<ExitCode, CliE
         sparse_size: Some(sparse_size(a.sparse_size.as_deref())?),
     };
     let rados = global.connect().await?;
-    let r = copy(&rados, &src, snap.as_deref(), &dest, &opts, a.no_progress).await;
+    let r = copy(
+        &rados,
+        &src,
+        snap.as_deref(),
+        &dest,
+        &opts,
+        a.no_progress,
+        deep,
+    )
+    .await;
     rados.shutdown().await;
     r.map(|()| ExitCode::SUCCESS)
 }
@@ -101,6 +128,7 @@ async fn copy(
     dest: &Spec,
     opts: &rbd::CopyOptions,
     no_progress: bool,
+    deep: bool,
 ) -> Result<(), CliError> {
     let src_pool = open_pool(rados, &src.pool, &src.namespace).await?;
     let dest_pool = open_pool(rados, &dest.pool, &dest.namespace).await?;
@@ -108,12 +136,20 @@ async fn copy(
         Some(s) => src_pool.open_at_snap(&src.image, s).await?,
         None => src_pool.open(&src.image, rbd::OpenMode::ReadOnly).await?,
     };
-    let p = Progress::bar("Image copy", 100, no_progress);
-    let r = image
-        .copy_to(&dest_pool, &dest.image, opts, |done, total| {
-            p.set(done * 100 / total.max(1));
-        })
-        .await;
+    let label = if deep {
+        "Image deep copy"
+    } else {
+        "Image copy"
+    };
+    let p = Progress::bar(label, 100, no_progress);
+    let report = |done: u64, total: u64| p.set(done * 100 / total.max(1));
+    let r = if deep {
+        image
+            .deep_copy_to(&dest_pool, &dest.image, opts, report)
+            .await
+    } else {
+        image.copy_to(&dest_pool, &dest.image, opts, report).await
+    };
     image.close().await?;
     r?;
     p.finish();

@@ -32,6 +32,9 @@ pub struct ImportArgs {
     image: Option<String>,
     #[command(flatten)]
     opts: CreateOpts,
+    /// 1: a raw image; 2: `rbd export --export-format 2`'s file (snapshots, metadata).
+    #[arg(long = "export-format", default_value_t = 1)]
+    export_format: u8,
     /// No progress output.
     #[arg(long = "no-progress")]
     no_progress: bool,
@@ -49,6 +52,9 @@ pub struct ExportArgs {
     /// Destination file (`-` for stdout).
     #[arg(value_name = "PATH")]
     path: String,
+    /// 1: the raw bytes; 2: with snapshots and metadata (`rbd export --export-format 2`).
+    #[arg(long = "export-format", default_value_t = 1)]
+    export_format: u8,
     /// No progress output.
     #[arg(long = "no-progress")]
     no_progress: bool,
@@ -75,8 +81,16 @@ fn fill(input: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
     Ok(n)
 }
 
+fn check_format(f: u8) -> Result<(), CliError> {
+    match f {
+        1 | 2 => Ok(()),
+        _ => Err(CliError::Usage("--export-format must be 1 or 2")),
+    }
+}
+
 /// `import`.
 pub async fn import(rados: &rados::Rados, a: ImportArgs) -> Result<(), CliError> {
+    check_format(a.export_format)?;
     let default_name = Path::new(&a.path)
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -95,6 +109,10 @@ pub async fn import(rados: &rados::Rados, a: ImportArgs) -> Result<(), CliError>
         (Box::new(f), Some(len))
     };
     let pool = open_pool(rados, &spec.pool, &spec.namespace).await?;
+    match a.export_format {
+        1 => {}
+        _ => return import_v2(&pool, &spec.image, input, &a).await,
+    }
     pool.create(&spec.image, &a.opts.to_options(size.unwrap_or(0))?)
         .await?;
     let mut image = pool.open(&spec.image, rbd::OpenMode::ReadWrite).await?;
@@ -118,6 +136,31 @@ pub async fn import(rados: &rados::Rados, a: ImportArgs) -> Result<(), CliError>
     progress.finish();
     // releases the exclusive lock before the process exits
     image.close().await?;
+    Ok(())
+}
+
+/// `import --export-format 2`: the file's properties unless options override them.
+async fn import_v2(
+    pool: &rbd::Rbd,
+    name: &str,
+    input: Box<dyn Read>,
+    a: &ImportArgs,
+) -> Result<(), CliError> {
+    let create = a.opts.to_options(0)?;
+    let opts = rbd::CopyOptions {
+        features: create.features,
+        order: create.order,
+        striping: (create.stripe_unit != 0).then_some((create.stripe_unit, create.stripe_count)),
+        data_pool: create.data_pool,
+        sparse_size: None,
+    };
+    let progress = Progress::bar("Importing image", 100, a.no_progress);
+    let input = std::io::BufReader::new(input);
+    pool.import_v2(name, input, &opts, |done, total| {
+        progress.set(done * 100 / total.max(1));
+    })
+    .await?;
+    progress.finish();
     Ok(())
 }
 
@@ -148,6 +191,7 @@ async fn write_sparse(image: &rbd::Image, pos: u64, chunk: &Bytes) -> Result<(),
 
 /// `export`.
 pub async fn export(rados: &rados::Rados, a: ExportArgs) -> Result<(), CliError> {
+    check_format(a.export_format)?;
     let (img, snap) = crate::cmd::rbd_snap::split_snap(&a.spec);
     let spec = resolve(Some(img), a.pool.as_deref(), None, None)?;
     let pool = open_pool(rados, &spec.pool, &spec.namespace).await?;
@@ -163,6 +207,18 @@ pub async fn export(rados: &rados::Rados, a: ExportArgs) -> Result<(), CliError>
             .map_err(file_err(&a.path))?;
         Box::new(std::io::BufWriter::new(f))
     };
+    match a.export_format {
+        1 => {}
+        _ => {
+            let progress = Progress::bar("Exporting image", 100, a.no_progress || a.path == "-");
+            let mut out = image
+                .export_v2(out, |done, total| progress.set(done * 100 / total.max(1)))
+                .await?;
+            out.flush().map_err(file_err(&a.path))?;
+            progress.finish();
+            return Ok(());
+        }
+    }
     let size = image.size();
     let mut pos = 0u64;
     let progress = Progress::bar("Exporting image", size, a.no_progress || a.path == "-");
