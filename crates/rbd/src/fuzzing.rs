@@ -18,6 +18,11 @@ pub fn cls_replies(data: &[u8]) {
     let _ = m::decode_dir_list(data);
     let _ = m::decode_metadata_value(data);
     let _ = m::decode_metadata_list(data);
+    let _ = crate::cls::parent::decode_parent_spec(data);
+    let _ = crate::cls::parent::decode_parent_overlap(data);
+    let _ = crate::cls::parent::decode_children(data);
+    let _ = crate::cls::parent::decode_children_v1(data);
+    let _ = crate::cls::parent::decode_protection_status(data);
     // object map loads and header notifies/acknowledgements come from peers too
     if let Ok(map) = crate::object_map::decode_load(data) {
         let _ = map.get(map.len().saturating_sub(1));

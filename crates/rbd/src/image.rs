@@ -91,6 +91,8 @@ pub struct Image {
     pub(crate) mode: OpenMode,
     /// The header watch and exclusive lock (read-write opens of images with the feature).
     pub(crate) lock: Option<Arc<ExclusiveLock>>,
+    /// The parent chain of a clone (at open or the last refresh).
+    pub(crate) parent: Option<crate::parent::ParentLink>,
 }
 
 fn exec_reply(results: &rados::OpResults, i: usize) -> &[u8] {
@@ -103,6 +105,7 @@ fn exec_reply(results: &rados::OpResults, i: usize) -> &[u8] {
 impl Image {
     pub(crate) async fn open(io: IoCtx, name: String, id: String, mode: OpenMode) -> Result<Image> {
         let info = read_header(&io, name, id, mode).await?;
+        let parent = crate::parent::open_for(&io, &info).await?;
         let mut data_io = if info.data_pool_id != io.pool_id() {
             io.rados()
                 .ioctx_by_id(info.data_pool_id)
@@ -133,6 +136,7 @@ impl Image {
             info,
             mode,
             lock,
+            parent,
         })
     }
 
@@ -148,6 +152,7 @@ impl Image {
         let sc = &info.snap_context;
         self.data_io
             .set_write_snap_context(sc.seq, sc.snaps.clone())?;
+        self.parent = crate::parent::open_for(&self.io, &info).await?;
         self.info = info;
         Ok(())
     }
@@ -258,12 +263,6 @@ impl Image {
     }
 
     pub(crate) fn check_readable(&self) -> Result<()> {
-        if self.info.parent.is_some() {
-            return Err(Error::Unsupported {
-                features: features::LAYERING,
-                what: "I/O to clones (images with a parent)",
-            });
-        }
         let blocked = self.info.features & (features::MIGRATING | features::DIRTY_CACHE);
         if blocked != 0 {
             return Err(Error::Unsupported {
@@ -366,7 +365,7 @@ impl Image {
 /// (its method fails without the feature).
 async fn read_header(io: &IoCtx, name: String, id: String, mode: OpenMode) -> Result<ImageInfo> {
     let header = names::header_object(&id);
-    let calls: [Method; 11] = [
+    let calls: [Method; 12] = [
         m::get_size(m::NOSNAP)?,
         m::get_features(m::NOSNAP, mode == OpenMode::ReadOnly)?,
         m::get_object_prefix()?,
@@ -377,7 +376,8 @@ async fn read_header(io: &IoCtx, name: String, id: String, mode: OpenMode) -> Re
         m::get_create_timestamp()?,
         m::get_access_timestamp()?,
         m::get_modify_timestamp()?,
-        m::get_parent(m::NOSNAP)?,
+        cls::parent::parent_get()?,
+        cls::parent::parent_overlap_get(m::NOSNAP)?,
     ];
     let mut op = io.read_op(&header);
     for c in &calls {
@@ -404,7 +404,7 @@ async fn read_header(io: &IoCtx, name: String, id: String, mode: OpenMode) -> Re
     let create_timestamp = m::decode_timestamp("get_create_timestamp", exec_reply(&r, 7))?;
     let access_timestamp = m::decode_timestamp("get_access_timestamp", exec_reply(&r, 8))?;
     let modify_timestamp = m::decode_timestamp("get_modify_timestamp", exec_reply(&r, 9))?;
-    let parent = m::decode_parent(exec_reply(&r, 10))?;
+    let parent = crate::parent::decode_head_parent(exec_reply(&r, 10), exec_reply(&r, 11))?;
     let obj_size = 1u64 << order;
     let (stripe_unit, stripe_count) = if features & features::STRIPINGV2 != 0 {
         let b = m::get_stripe_unit_count()?.call(io, &header).await?;
@@ -442,6 +442,6 @@ async fn read_header(io: &IoCtx, name: String, id: String, mode: OpenMode) -> Re
         access_timestamp,
         modify_timestamp,
         snap_context,
-        parent: (parent.pool_id >= 0).then_some(parent),
+        parent,
     })
 }

@@ -15,8 +15,9 @@
 //!
 //! Images with the exclusive-lock feature take the lock before their first write and hand
 //! it over when another client (librbd or this one) asks; the object map and fast-diff
-//! are kept up to date. Not yet: journaling (opened read-only, not written), snapshots,
-//! clones (their parent's data), caches.
+//! are kept up to date. Clones read through to their parents and copy up on write;
+//! they can be made, listed and flattened. Not yet: journaling (opened read-only, not
+//! written), snapshots, caches.
 #![warn(
     clippy::indexing_slicing,
     clippy::unwrap_used,
@@ -26,8 +27,10 @@
 )]
 
 mod async_file;
+mod clone;
 pub mod cls;
 mod compare_write;
+mod copyup;
 mod create;
 mod error;
 pub mod exclusive_lock;
@@ -40,11 +43,14 @@ mod image;
 mod io;
 pub mod names;
 pub mod object_map;
+mod parent;
 mod pool;
 pub mod striper;
 pub mod watch_notify;
 
 pub use async_file::AsyncImageFile;
+pub use clone::{ChildImage, CloneOptions, ParentImage};
+pub use cls::parent::{ChildSpec, ParentSpec};
 pub use cls::rbd::ParentInfo;
 pub use create::{CreateOptions, MAX_IMAGE_SIZE};
 pub use error::{Error, Result};

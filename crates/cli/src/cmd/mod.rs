@@ -16,6 +16,7 @@ mod rados_watch;
 mod rbd;
 mod rbd_admin;
 mod rbd_bench;
+mod rbd_clone;
 mod rbd_format;
 mod rbd_io;
 mod rbd_progress;
@@ -86,6 +87,12 @@ pub enum Action {
     /// Enable or disable image features (like `rbd feature enable|disable`).
     #[command(subcommand)]
     Feature(rbd_admin::FeatureArgs),
+    /// Clone a snapshot (like `rbd clone`).
+    Clone(rbd_clone::CloneArgs),
+    /// Copy a clone's parent data into it and detach it (like `rbd flatten`).
+    Flatten(rbd_clone::FlattenArgs),
+    /// List a snapshot's clones (like `rbd children`).
+    Children(rbd_clone::ChildrenArgs),
     /// Pool commands (like `rbd pool init`).
     #[command(subcommand)]
     Pool(rbd::PoolArgs),
@@ -117,5 +124,8 @@ pub async fn run(global: &GlobalArgs, command: Action) -> Result<ExitCode, CliEr
         Action::Config(a) => rbd_admin::run(global, rbd_admin::AdminCmd::Config(a)).await,
         Action::Feature(a) => rbd_admin::run(global, rbd_admin::AdminCmd::Feature(a)).await,
         Action::Export(a) => rbd_io::run_export(global, a).await,
+        Action::Clone(a) => rbd_clone::run_clone(global, a).await,
+        Action::Flatten(a) => rbd_clone::run_flatten(global, a).await,
+        Action::Children(a) => rbd_clone::run_children(global, a).await,
     }
 }

@@ -373,7 +373,8 @@ async fn run_on(rados: &rados::Rados, format: Format, cmd: RbdCmd) -> Result<(),
                         |(_, n)| n,
                     )
             });
-            let j = InfoJson::new(info, data_pool);
+            let mut j = InfoJson::new(info, data_pool);
+            j.parent = image.parent_info().await?.map(Into::into);
             match format {
                 Format::Plain => print!("{}", j.plain()),
                 _ => print_json(format, &j)?,
