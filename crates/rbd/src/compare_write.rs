@@ -74,6 +74,14 @@ impl Image {
             h.mark(&self.io, &[ex.object_no], state::EXISTS, None)
                 .await?;
         }
+        // a clone's object must hold the parent's bytes before the compare sees it
+        // (CopyupRequest: copyup then cmpext+write, never in one op)
+        if let Some(c) = self.clone_writer(crate::io::held(&access)) {
+            if c.covers(ex.object_no) {
+                c.run(ex.object_no, crate::copyup::ObjectOp::CopyupOnly, true)
+                    .await?;
+            }
+        }
         let oid = names::data_object(&self.info.block_name_prefix, ex.object_no);
         let object_size = self.info.obj_size;
         let op = self

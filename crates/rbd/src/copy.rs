@@ -148,6 +148,13 @@ impl Image {
         mut progress: impl FnMut(u64, u64),
     ) -> Result<()> {
         self.check_readable()?;
+        if self.parent.is_some() {
+            // librbd keeps the copy a clone of the same parent (or flattens it)
+            return Err(Error::Unsupported {
+                features: features::LAYERING,
+                what: "deep copies of clones (flatten first)",
+            });
+        }
         let snaps: Vec<_> = self
             .snap_list()
             .await?

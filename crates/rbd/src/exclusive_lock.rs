@@ -253,6 +253,14 @@ impl Held {
         self.map.is_some()
     }
 
+    /// Whether a valid object map is kept (its NONEXISTENT and EXISTS can be trusted).
+    pub(crate) async fn map_valid(&self) -> bool {
+        match &self.map {
+            Some(map) => !map.lock().await.invalid,
+            None => false,
+        }
+    }
+
     /// Resizes the object map to `num_objs` (new objects NONEXISTENT).
     pub(crate) async fn resize_map(&self, io: &IoCtx, num_objs: u64) -> Result<()> {
         let Some(map) = &self.map else {

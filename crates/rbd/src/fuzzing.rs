@@ -30,6 +30,11 @@ pub fn cls_replies(data: &[u8]) {
     if let Ok(info) = denc::decode_exact::<rados::cls::lock::LockInfo>(data) {
         let _ = crate::advisory_lock::lockers_of(&info);
     }
+    let _ = crate::cls::parent::decode_parent_spec(data);
+    let _ = crate::cls::parent::decode_parent_overlap(data);
+    let _ = crate::cls::parent::decode_children(data);
+    let _ = crate::cls::parent::decode_children_v1(data);
+    let _ = crate::cls::parent::decode_protection_status(data);
     // object map loads and header notifies/acknowledgements come from peers too
     if let Ok(map) = crate::object_map::decode_load(data) {
         let _ = map.get(map.len().saturating_sub(1));

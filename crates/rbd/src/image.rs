@@ -96,6 +96,8 @@ pub struct Image {
     /// The snap context writes carry, and the lock's header generation it was read at
     /// (shared by the handle's clones; refreshed before a write when the header changed).
     pub(crate) snapc: Arc<std::sync::Mutex<(u64, SnapContext)>>,
+    /// The parent chain of a clone (at open or the last refresh).
+    pub(crate) parent: Option<crate::parent::ParentLink>,
 }
 
 fn exec_reply(results: &rados::OpResults, i: usize) -> &[u8] {
@@ -108,6 +110,7 @@ fn exec_reply(results: &rados::OpResults, i: usize) -> &[u8] {
 impl Image {
     pub(crate) async fn open(io: IoCtx, name: String, id: String, mode: OpenMode) -> Result<Image> {
         let info = read_header(&io, name, id, mode).await?;
+        let parent = crate::parent::open_for(&io, &info).await?;
         let mut data_io = if info.data_pool_id != io.pool_id() {
             io.rados()
                 .ioctx_by_id(info.data_pool_id)
@@ -141,6 +144,7 @@ impl Image {
             lock,
             snap_id: None,
             snapc,
+            parent,
         })
     }
 
@@ -157,6 +161,7 @@ impl Image {
         self.data_io
             .set_write_snap_context(sc.seq, sc.snaps.clone())?;
         self.store_snapc(None, sc.clone());
+        self.parent = crate::parent::open_for(&self.io, &info).await?;
         self.info = info;
         if let Some(id) = self.snap_id {
             self.apply_snap(id).await?;
@@ -331,12 +336,6 @@ impl Image {
     }
 
     pub(crate) fn check_readable(&self) -> Result<()> {
-        if self.info.parent.is_some() {
-            return Err(Error::Unsupported {
-                features: features::LAYERING,
-                what: "I/O to clones (images with a parent)",
-            });
-        }
         let blocked = self.info.features & (features::MIGRATING | features::DIRTY_CACHE);
         if blocked != 0 {
             return Err(Error::Unsupported {
@@ -439,7 +438,7 @@ impl Image {
 /// (its method fails without the feature).
 async fn read_header(io: &IoCtx, name: String, id: String, mode: OpenMode) -> Result<ImageInfo> {
     let header = names::header_object(&id);
-    let calls: [Method; 11] = [
+    let calls: [Method; 12] = [
         m::get_size(m::NOSNAP)?,
         m::get_features(m::NOSNAP, mode == OpenMode::ReadOnly)?,
         m::get_object_prefix()?,
@@ -450,7 +449,8 @@ async fn read_header(io: &IoCtx, name: String, id: String, mode: OpenMode) -> Re
         m::get_create_timestamp()?,
         m::get_access_timestamp()?,
         m::get_modify_timestamp()?,
-        m::get_parent(m::NOSNAP)?,
+        cls::parent::parent_get()?,
+        cls::parent::parent_overlap_get(m::NOSNAP)?,
     ];
     let mut op = io.read_op(&header);
     for c in &calls {
@@ -477,7 +477,7 @@ async fn read_header(io: &IoCtx, name: String, id: String, mode: OpenMode) -> Re
     let create_timestamp = m::decode_timestamp("get_create_timestamp", exec_reply(&r, 7))?;
     let access_timestamp = m::decode_timestamp("get_access_timestamp", exec_reply(&r, 8))?;
     let modify_timestamp = m::decode_timestamp("get_modify_timestamp", exec_reply(&r, 9))?;
-    let parent = m::decode_parent(exec_reply(&r, 10))?;
+    let parent = crate::parent::decode_head_parent(exec_reply(&r, 10), exec_reply(&r, 11))?;
     let obj_size = 1u64 << order;
     let (stripe_unit, stripe_count) = if features & features::STRIPINGV2 != 0 {
         let b = m::get_stripe_unit_count()?.call(io, &header).await?;
@@ -515,6 +515,6 @@ async fn read_header(io: &IoCtx, name: String, id: String, mode: OpenMode) -> Re
         access_timestamp,
         modify_timestamp,
         snap_context,
-        parent: (parent.pool_id >= 0).then_some(parent),
+        parent,
     })
 }

@@ -26,6 +26,8 @@ enum DiscardAction {
     Remove,
     Truncate(u64),
     Zero(u64, u64),
+    /// A clone's whole object the parent backs: kept, empty (create + truncate).
+    Hide,
 }
 
 impl Image {
@@ -61,7 +63,8 @@ impl Image {
             None => self.lock.as_ref().and_then(|l| l.try_read_access()),
             Some(_) => None,
         };
-        if let Some(h) = held(&access) {
+        // (a clone's missing objects read the parent: no skipping)
+        if let (Some(h), None) = (held(&access), &self.parent) {
             let mut kept = Vec::with_capacity(extents.len());
             for ex in extents {
                 if h.may_exist(ex.object_no).await {
@@ -73,10 +76,23 @@ impl Image {
         let results = run_all(extents, |ex| {
             let io = self.data_io.clone();
             let oid = self.object_name(ex.object_no);
+            let parent = self.parent.clone();
             async move {
                 match io.read(&oid, ex.offset, ex.length).await {
                     Ok(data) => Ok((ex, data)),
-                    Err(e) if e.is(Errno::ENOENT) => Ok((ex, Bytes::new())),
+                    Err(e) if e.is(Errno::ENOENT) => match parent {
+                        // io/ObjectRequest.cc read_parent: the same image ranges, from the parent
+                        Some(link) => {
+                            let ranges: Vec<(u64, u64)> = ex
+                                .buffer_extents
+                                .iter()
+                                .map(|&(b, l)| (off + b, l))
+                                .collect();
+                            let data = link.read_ranges(&ranges).await?;
+                            Ok((ex, data))
+                        }
+                        None => Ok((ex, Bytes::new())),
+                    },
                     Err(e) => Err(Error::from(e)),
                 }
             }
@@ -112,11 +128,19 @@ impl Image {
             h.mark(&self.io, &objects, state::EXISTS, None).await?;
         }
         let wio = self.write_io();
+        let clone = self.clone_writer(held(&access));
+        let exist = self.may_exist_all(&extents, held(&access)).await;
         run_all(extents, |ex| {
             let io = wio.clone();
             let oid = self.object_name(ex.object_no);
             let payload = gather(&data, &ex);
+            let clone = clone.clone().filter(|c| c.covers(ex.object_no));
+            let may_exist = exist.get(&ex.object_no).copied().unwrap_or(true);
             async move {
+                if let Some(c) = clone {
+                    let op = crate::copyup::ObjectOp::Write(ex.offset, payload);
+                    return c.run(ex.object_no, op, may_exist).await.map(|_| ());
+                }
                 io.op(oid)
                     .set_alloc_hint(object_size, object_size, 0)
                     .write(ex.offset, payload)
@@ -153,7 +177,7 @@ impl Image {
                 (ex.object_no, action)
             })
             .collect();
-        self.discard_objects(plan, held(&access)).await?;
+        self.discard_objects(plan, held(&access), true).await?;
         Ok(len)
     }
 
@@ -192,38 +216,60 @@ impl Image {
                 (ex.object_no, action)
             })
             .collect();
-        self.discard_objects(plan, held).await
+        // (no copyup: absent objects keep reading the parent, up to the overlap that
+        // set_size cuts to the new size)
+        self.discard_objects(plan, held, false).await
     }
 
     /// Runs discard actions, keeping the object map in step (ObjectDiscardRequest):
     /// objects a valid map says do not exist are skipped; removed objects go PENDING
     /// before and NONEXISTENT after, truncated or zeroed ones are (still) EXISTS.
+    /// With `clone_aware`, objects of a clone the parent backs are copied up first and
+    /// hidden rather than removed, so the parent's data does not show through.
     async fn discard_objects(
         &self,
         plan: Vec<(u64, DiscardAction)>,
         held: Option<&Held>,
+        clone_aware: bool,
     ) -> Result<()> {
         let mut run = Vec::with_capacity(plan.len());
         let (mut removed, mut kept) = (Vec::new(), Vec::new());
-        for (object_no, action) in plan {
-            if let Some(h) = held {
-                if !h.may_exist(object_no).await {
-                    continue;
-                }
+        let clone = self.clone_writer(held).filter(|_| clone_aware);
+        for (object_no, mut action) in plan {
+            let covered = clone.as_ref().filter(|c| c.covers(object_no)).cloned();
+            let may_exist = match held {
+                Some(h) => h.may_exist(object_no).await,
+                None => true,
+            };
+            if !may_exist && covered.is_none() {
+                continue;
+            }
+            if covered.is_some() && action == DiscardAction::Remove {
+                action = DiscardAction::Hide;
             }
             match action {
                 DiscardAction::Remove => removed.push(object_no),
                 _ => kept.push(object_no),
             }
-            run.push((object_no, action));
+            run.push((object_no, action, covered, may_exist));
         }
         if let Some(h) = held {
             h.mark(&self.io, &removed, state::PENDING, None).await?;
             h.mark(&self.io, &kept, state::EXISTS, None).await?;
         }
         let wio = self.write_io();
-        run_all(run, |(object_no, action)| {
-            discard_object(wio.clone(), self.object_name(object_no), action)
+        run_all(run, |(object_no, action, covered, may_exist)| {
+            let io = wio.clone();
+            let oid = self.object_name(object_no);
+            async move {
+                match covered {
+                    Some(c) => c
+                        .run(object_no, action.clone_op(), may_exist)
+                        .await
+                        .map(|_| ()),
+                    None => discard_object(io, oid, action).await,
+                }
+            }
         })
         .await?;
         if let Some(h) = held {
@@ -251,6 +297,17 @@ impl Image {
     }
 }
 
+impl DiscardAction {
+    fn clone_op(self) -> crate::copyup::ObjectOp {
+        use crate::copyup::ObjectOp;
+        match self {
+            DiscardAction::Remove | DiscardAction::Hide => ObjectOp::Hide,
+            DiscardAction::Truncate(at) => ObjectOp::Truncate(at),
+            DiscardAction::Zero(o, l) => ObjectOp::Zero(o, l),
+        }
+    }
+}
+
 /// The lock state behind an access, when we hold the lock.
 pub(crate) fn held(access: &Option<Access>) -> Option<&Held> {
     access.as_ref().and_then(|a| a.as_ref())
@@ -263,6 +320,7 @@ async fn discard_object(io: IoCtx, oid: String, action: DiscardAction) -> Result
         DiscardAction::Remove => op.remove().submit().await,
         DiscardAction::Truncate(at) => op.assert_exists().truncate(at).submit().await,
         DiscardAction::Zero(o, l) => op.assert_exists().zero(o, l).submit().await,
+        DiscardAction::Hide => op.create(false).truncate(0).submit().await,
     };
     match r {
         Ok(_) => Ok(()),
@@ -271,9 +329,27 @@ async fn discard_object(io: IoCtx, oid: String, action: DiscardAction) -> Result
     }
 }
 
+impl Image {
+    /// Whether each object of `extents` may exist (a valid object map's answer; all
+    /// true without one).
+    async fn may_exist_all(
+        &self,
+        extents: &[ObjectExtent],
+        held: Option<&Held>,
+    ) -> std::collections::HashMap<u64, bool> {
+        let mut out = std::collections::HashMap::new();
+        if let (Some(h), Some(_)) = (held, &self.parent) {
+            for ex in extents {
+                out.insert(ex.object_no, h.may_exist(ex.object_no).await);
+            }
+        }
+        out
+    }
+}
+
 /// Copies an object read into the caller's buffer along the extent's pieces; bytes past
 /// what the object held stay zero.
-fn scatter(buf: &mut [u8], ex: &ObjectExtent, data: &[u8]) {
+pub(crate) fn scatter(buf: &mut [u8], ex: &ObjectExtent, data: &[u8]) {
     let mut obj_pos = 0usize;
     for &(b_off, b_len) in &ex.buffer_extents {
         let (Ok(b_off), Ok(b_len)) = (usize::try_from(b_off), usize::try_from(b_len)) else {

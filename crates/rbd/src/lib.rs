@@ -16,8 +16,9 @@
 //! Images with the exclusive-lock feature take the lock before their first write and hand
 //! it over when another client (librbd or this one) asks; the object map and fast-diff
 //! are kept up to date. Snapshots (create, list, remove, rename, protect, rollback, limit,
-//! reads at a snapshot) are in `snapshot.rs`. Not yet: journaling (opened read-only, not
-//! written), clones (their parent's data), caches.
+//! reads at a snapshot) are in `snapshot.rs`; clones read through to their parents and
+//! copy up on write, and can be made, listed and flattened. Not yet: journaling (opened
+//! read-only, not written), caches.
 #![warn(
     clippy::indexing_slicing,
     clippy::unwrap_used,
@@ -28,9 +29,11 @@
 
 pub mod advisory_lock;
 mod async_file;
+mod clone;
 pub mod cls;
 mod compare_write;
 mod copy;
+mod copyup;
 mod create;
 mod diff;
 pub mod diff_stream;
@@ -48,6 +51,7 @@ mod io;
 pub mod names;
 pub mod namespace;
 pub mod object_map;
+mod parent;
 mod pool;
 pub mod snap_set_diff;
 mod snapshot;
@@ -56,6 +60,8 @@ mod trash;
 pub mod watch_notify;
 
 pub use async_file::AsyncImageFile;
+pub use clone::{ChildImage, CloneOptions, ParentImage};
+pub use cls::parent::{ChildSpec, ParentSpec};
 pub use cls::rbd::ParentInfo;
 pub use copy::CopyOptions;
 pub use create::{CreateOptions, MAX_IMAGE_SIZE};

@@ -135,7 +135,11 @@ impl Rbd {
         )
         .await
         {
-            Ok(image) => image.remove_checked_data().await?,
+            Ok(image) => {
+                image.remove_checked_data().await?;
+                // a clone leaves its parent's children list (librbd RemoveRequest)
+                image.detach_child().await?;
+            }
             // a half-created image: no header, remove what is left
             Err(e) if e.is_enoent() => warn!(name, id, "image header missing; removing the rest"),
             Err(e) => return Err(e),

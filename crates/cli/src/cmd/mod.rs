@@ -16,6 +16,7 @@ mod rados_watch;
 mod rbd;
 mod rbd_admin;
 mod rbd_bench;
+mod rbd_clone;
 mod rbd_copy;
 mod rbd_diff;
 mod rbd_format;
@@ -109,6 +110,12 @@ pub enum Action {
     ExportDiff(rbd_diff::ExportDiffArgs),
     /// Apply a diff stream to an image (like `rbd import-diff`).
     ImportDiff(rbd_diff::ImportDiffArgs),
+    /// Clone a snapshot (like `rbd clone`).
+    Clone(rbd_clone::CloneArgs),
+    /// Copy a clone's parent data into it and detach it (like `rbd flatten`).
+    Flatten(rbd_clone::FlattenArgs),
+    /// List a snapshot's clones (like `rbd children`).
+    Children(rbd_clone::ChildrenArgs),
     /// Pool commands (like `rbd pool init`).
     #[command(subcommand)]
     Pool(rbd::PoolArgs),
@@ -159,5 +166,8 @@ pub async fn run(global: &GlobalArgs, command: Action) -> Result<ExitCode, CliEr
         Action::Diff(a) => rbd_diff::run(global, rbd_diff::DiffCmd::Diff(a)).await,
         Action::ExportDiff(a) => rbd_diff::run(global, rbd_diff::DiffCmd::Export(a)).await,
         Action::ImportDiff(a) => rbd_diff::run(global, rbd_diff::DiffCmd::Import(a)).await,
+        Action::Clone(a) => rbd_clone::run_clone(global, a).await,
+        Action::Flatten(a) => rbd_clone::run_flatten(global, a).await,
+        Action::Children(a) => rbd_clone::run_children(global, a).await,
     }
 }

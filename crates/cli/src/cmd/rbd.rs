@@ -384,6 +384,7 @@ async fn run_on(rados: &rados::Rados, format: Format, cmd: RbdCmd) -> Result<(),
             let mut j = InfoJson::new(info, data_pool);
             j.protected = protected.map(|p| if p { "true" } else { "false" });
             j.snapshot_limit = Some(image.snap_limit().await?).filter(|&l| l != u64::MAX);
+            j.parent = image.parent_info().await?.map(Into::into);
             match format {
                 Format::Plain => print!("{}", j.plain()),
                 _ => print_json(format, &j)?,

@@ -136,6 +136,9 @@ pub struct InfoJson {
     /// The snapshot limit, when one is set.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub snapshot_limit: Option<u64>,
+    /// The parent (clones).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent: Option<ParentJson>,
     /// Stripe unit (striping images).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stripe_unit: Option<u64>,
@@ -168,6 +171,7 @@ impl InfoJson {
             modify_timestamp: ts(info.modify_timestamp),
             protected: None,
             snapshot_limit: None,
+            parent: None,
             stripe_unit: striping.then_some(info.stripe_unit),
             stripe_count: striping.then_some(info.stripe_count),
         }
@@ -218,11 +222,57 @@ impl InfoJson {
         if let Some(l) = self.snapshot_limit {
             let _ = writeln!(o, "\tsnapshot_limit: {l}");
         }
+        if let Some(p) = &self.parent {
+            let ns = if p.pool_namespace.is_empty() {
+                String::new()
+            } else {
+                format!("{}/", p.pool_namespace)
+            };
+            let _ = write!(o, "\tparent: {}/{ns}{}@{}", p.pool, p.image, p.snapshot);
+            if p.trash {
+                let _ = write!(o, " (trash {})", p.id);
+            }
+            let _ = writeln!(o);
+            let _ = writeln!(o, "\toverlap: {}", byte_u(p.overlap));
+        }
         if let (Some(su), Some(sc)) = (self.stripe_unit, self.stripe_count) {
             let _ = writeln!(o, "\tstripe unit: {}", byte_u(su));
             let _ = writeln!(o, "\tstripe count: {sc}");
         }
         o
+    }
+}
+
+/// The `parent` section of `rbd info`.
+#[derive(Debug, Serialize)]
+pub struct ParentJson {
+    /// Pool name.
+    pub pool: String,
+    /// Namespace.
+    pub pool_namespace: String,
+    /// Image name.
+    pub image: String,
+    /// Image id.
+    pub id: String,
+    /// Snapshot name.
+    pub snapshot: String,
+    /// In the trash.
+    pub trash: bool,
+    /// Overlap in bytes.
+    pub overlap: u64,
+}
+
+impl From<rbd::ParentImage> for ParentJson {
+    fn from(p: rbd::ParentImage) -> ParentJson {
+        ParentJson {
+            pool: p.pool_name,
+            pool_namespace: p.pool_namespace,
+            image: p.image_name,
+            id: p.image_id,
+            snapshot: p.snap_name,
+            trash: p.trash,
+            overlap: p.overlap,
+        }
     }
 }
 

@@ -268,6 +268,8 @@ pub fn decode_snapcontext(data: &[u8]) -> Result<SnapContext> {
 pub struct ParentInfo {
     /// Parent pool, -1 for no parent.
     pub pool_id: i64,
+    /// Parent namespace ("" for the default one; `get_parent` cannot say).
+    pub pool_namespace: String,
     /// Parent image id.
     pub image_id: String,
     /// Parent snapshot id.
@@ -281,6 +283,7 @@ pub fn decode_parent(data: &[u8]) -> Result<ParentInfo> {
     decode_reply("get_parent", data, |r| {
         Ok(ParentInfo {
             pool_id: r.i64()?,
+            pool_namespace: String::new(),
             image_id: r.decode()?,
             snap_id: r.u64()?,
             overlap: r.u64()?,

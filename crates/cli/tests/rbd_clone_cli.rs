@@ -1,0 +1,139 @@
+//! `rbd-rs clone|flatten|children` and the parent lines of `rbd-rs info` against the real
+//! cluster of `CEPH_CONF` (fails without one), compared with the host's `rbd`.
+
+use std::process::{Command, Output};
+
+use interop_tests::{
+    ceph_conf, pattern, rbd_tool as rbd, scratch_dir, serial, tool_view, unique_name,
+};
+
+fn rbd_rs(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rbd-rs"))
+        .arg("-c")
+        .arg(ceph_conf())
+        .args(args)
+        .env_remove("CEPH_ARGS")
+        .output()
+        .expect("running rbd-rs")
+}
+
+fn ok(args: &[&str]) -> String {
+    let o = rbd_rs(args);
+    assert!(
+        o.status.success(),
+        "rbd-rs {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout).unwrap()
+}
+
+fn json(s: &str) -> serde_json::Value {
+    let mut v: serde_json::Value = serde_json::from_str(s).unwrap_or_else(|e| panic!("{e}: {s}"));
+    // librbd may bump the access time between the two reads
+    if let Some(o) = v.as_object_mut() {
+        o.remove("access_timestamp");
+    }
+    v
+}
+
+fn without_atime(s: &str) -> String {
+    s.lines()
+        .filter(|l| !l.contains("access_timestamp"))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+fn export(spec: &str) -> Vec<u8> {
+    let dir = scratch_dir("clone-cli");
+    let f = dir.join("out");
+    rbd(&["export", "--no-progress", spec, &tool_view(&f)]);
+    std::fs::read(&f).unwrap()
+}
+
+#[test]
+fn clone_children_info_flatten_like_rbd() {
+    let _serial = serial();
+    let parent = unique_name("cli-parent");
+    let ns = unique_name("cli-ns");
+    rbd(&["namespace", "create", &format!("rbd/{ns}")]);
+    let dir = scratch_dir("clone-cli");
+    let data = pattern((9 << 20) + 100, 3);
+    let f = dir.join("in");
+    std::fs::write(&f, &data).unwrap();
+    rbd(&["import", "--no-progress", &tool_view(&f), &parent]);
+    let psnap = format!("{parent}@s");
+    rbd(&["snap", "create", "--no-progress", &psnap]);
+    rbd(&["snap", "protect", &psnap]);
+    // v2 into a namespace, v1 beside the parent (made here); one by rbd for comparison
+    let c2 = format!("rbd/{ns}/{}", unique_name("cli-c2"));
+    let c1 = unique_name("cli-c1");
+    let cr = unique_name("cli-cr");
+    ok(&["clone", "--rbd-default-clone-format", "2", &psnap, &c2]);
+    ok(&[
+        "clone",
+        "--rbd-default-clone-format",
+        "1",
+        "--image-feature",
+        "layering",
+        &psnap,
+        &c1,
+    ]);
+    rbd(&["clone", &psnap, &cr]);
+    for child in [&c2, &c1, &cr] {
+        assert_eq!(
+            without_atime(&ok(&["info", child])),
+            without_atime(&rbd(&["info", child])),
+            "info {child}"
+        );
+        assert_eq!(
+            json(&ok(&["info", child, "--format", "json"])),
+            json(&rbd(&["info", child, "--format", "json"])),
+            "info json {child}"
+        );
+        assert!(export(child) == data, "export {child}");
+    }
+    // a grandchild for --descendants
+    let c2snap = format!("{c2}@g");
+    rbd(&["snap", "create", "--no-progress", &c2snap]);
+    let gc = unique_name("cli-gc");
+    rbd(&["clone", "--rbd-default-clone-format", "2", &c2snap, &gc]);
+    for extra in [
+        &[][..],
+        &["--all"],
+        &["--descendants"],
+        &["-a", "--descendants"],
+    ] {
+        let mut args = vec!["children", psnap.as_str()];
+        args.extend(extra);
+        assert_eq!(ok(&args), rbd(&args), "{args:?}");
+        args.extend(["--format", "json"]);
+        assert_eq!(json(&ok(&args)), json(&rbd(&args)), "{args:?}");
+    }
+    assert_eq!(ok(&["children", &c2snap]), rbd(&["children", &c2snap]));
+    // flatten: here, then rbd agrees there is no parent left and the bytes stayed
+    ok(&["flatten", "--no-progress", &gc]);
+    ok(&["flatten", "--no-progress", &c1]);
+    for child in [&gc, &c1] {
+        let j = json(&rbd(&["info", child, "--format", "json"]));
+        assert!(j.get("parent").is_none(), "{j}");
+        assert_eq!(
+            without_atime(&ok(&["info", child])),
+            without_atime(&rbd(&["info", child]))
+        );
+    }
+    assert!(export(&c1) == data);
+    assert!(export(&gc) == data);
+    // flattening an image without a parent: EINVAL, as rbd
+    let o = rbd_rs(&["flatten", "--no-progress", &c1]);
+    assert_eq!(o.status.code(), Some(22));
+    ok(&["rm", "--no-progress", &gc]);
+    rbd(&["snap", "rm", "--no-progress", &c2snap]);
+    for child in [&c2, &c1, &cr] {
+        ok(&["rm", "--no-progress", child]);
+    }
+    assert_eq!(rbd(&["children", &psnap]), "");
+    rbd(&["snap", "unprotect", &psnap]);
+    rbd(&["snap", "rm", "--no-progress", &psnap]);
+    rbd(&["rm", "--no-progress", &parent]);
+    rbd(&["namespace", "remove", &format!("rbd/{ns}")]);
+}
