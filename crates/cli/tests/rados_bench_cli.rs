@@ -331,3 +331,229 @@ fn errors_like_rados_bench() {
     ok(b.ours(&["cleanup"]));
     assert!(b.ls().is_empty());
 }
+
+/// The host part of the default object prefix (`gethostname`, at most 29 bytes).
+fn host() -> String {
+    let mut h = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap()
+        .trim_end()
+        .to_owned();
+    h.truncate(29);
+    h
+}
+
+/// Creates empty objects in `ns` of `b`'s pool with Ceph's tool.
+fn create(b: &Both, ns: &str, names: &[String]) {
+    for n in names {
+        ceph_tool("rados", &["-p", &b.pool, "-N", ns, "create", n]);
+    }
+}
+
+fn ls_ns(b: &Both, ns: &str) -> BTreeSet<String> {
+    let out = ceph_tool("rados", &["-p", &b.pool, "-N", ns, "ls"]);
+    text(&out.stdout).lines().map(str::to_owned).collect()
+}
+
+/// Benchmark-looking objects of pid `pid` (default prefix), and two that must stay.
+fn leftovers(pid: u32, n: u32) -> (Vec<String>, Vec<String>) {
+    let doomed = (0..n)
+        .map(|i| format!("benchmark_data_{}_{pid}_object{i}", host()))
+        .collect();
+    let kept = vec![
+        "keep-me".to_owned(),
+        "benchmark_data_not-this-host_1_object0".to_owned(),
+    ];
+    (doomed, kept)
+}
+
+#[test]
+fn cleanup_without_metadata_searches_by_prefix_like_rados() {
+    let b = Both::new("cleanup-slow");
+    for tool in ["rados", "rbd-rs"] {
+        let (doomed, kept) = leftovers(4242, 5);
+        create(&b, &b.ns, &doomed);
+        create(&b, &b.ns, &kept);
+        let out = match tool {
+            "rados" => b.theirs(&["cleanup"]),
+            _ => b.ours(&["cleanup", "-t", "2"]),
+        };
+        let out = ok(out);
+        assert_eq!(
+            text(&out.stdout),
+            "Warning: using slow linear search\nRemoved 5 objects\n",
+            "{tool}"
+        );
+        assert_eq!(b.ls(), kept.iter().cloned().collect(), "{tool}");
+        for k in &kept {
+            ceph_tool("rados", &["-p", &b.pool, "-N", &b.ns, "rm", k]);
+        }
+    }
+    // a run with metadata next to objects without: the metadata's run goes the fast way
+    ok(b.ours(&["bench", "1", "write", "-b", "4K", "-t", "2", "--no-cleanup"]));
+    let out = text(&ok(b.ours(&["cleanup"])).stdout);
+    assert!(out.starts_with("Removed "), "{out}");
+    assert!(b.ls().is_empty(), "{:?}", b.ls());
+}
+
+#[test]
+fn cleanup_prefix_and_all_namespaces_like_rados() {
+    let b = Both::new("cleanup-prefix");
+    let other_ns = format!("{}-2", b.ns);
+    // a prefix unique to this test, so that --all touches nothing of other tests
+    let pid = std::process::id() % 100_000 + 700_000;
+    let prefix = format!("benchmark_data_{}_{pid}", host());
+    for tool in ["rados", "rbd-rs"] {
+        let (doomed, kept) = leftovers(pid, 3);
+        let (other_pid, _) = leftovers(pid + 1, 2);
+        create(&b, &b.ns, &doomed);
+        create(&b, &b.ns, &other_pid);
+        create(&b, &other_ns, &doomed);
+        create(&b, &other_ns, &kept);
+        // --prefix in one namespace: the other pid's objects stay
+        let out = match tool {
+            "rados" => b.theirs(&["cleanup", "--prefix", &prefix]),
+            _ => b.ours(&["cleanup", "--prefix", &prefix]),
+        };
+        assert_eq!(
+            text(&ok(out).stdout),
+            "Warning: using slow linear search\nRemoved 3 objects\n",
+            "{tool}"
+        );
+        assert_eq!(b.ls(), other_pid.iter().cloned().collect(), "{tool}");
+        // --all: every namespace with matching objects, one pass each
+        let all = [
+            "-p",
+            b.pool.as_str(),
+            "--all",
+            "cleanup",
+            "--prefix",
+            &prefix,
+        ];
+        let out = match tool {
+            "rados" => try_ceph_tool("rados", &all),
+            _ => {
+                let mut args = vec!["rados"];
+                args.extend(all);
+                rbd_rs(&args)
+            }
+        };
+        assert_eq!(
+            text(&ok(out).stdout),
+            "Warning: using slow linear search\nRemoved 3 objects\n",
+            "{tool}"
+        );
+        assert_eq!(
+            ls_ns(&b, &other_ns),
+            kept.iter().cloned().collect(),
+            "{tool}"
+        );
+        for (ns, names) in [(&b.ns, &other_pid), (&other_ns, &kept)] {
+            for n in names {
+                ceph_tool("rados", &["-p", &b.pool, "-N", ns, "rm", n]);
+            }
+        }
+    }
+    // a prefix that is not a benchmark's
+    let (ours, theirs) = (
+        b.ours(&["cleanup", "--prefix", "nope"]),
+        b.theirs(&["cleanup", "--prefix", "nope"]),
+    );
+    assert_eq!(ours.status.code(), theirs.status.code());
+    assert_eq!(text(&ours.stderr), text(&theirs.stderr));
+}
+
+/// The keys of a JSON text in order of appearance (every string followed by a colon).
+fn json_keys(json: &str) -> Vec<String> {
+    let parts: Vec<&str> = json.split('"').collect();
+    (1..parts.len())
+        .step_by(2)
+        .filter(|&i| {
+            parts
+                .get(i + 1)
+                .is_some_and(|p| p.trim_start().starts_with(':'))
+        })
+        .map(|i| parts[i].to_owned())
+        .collect()
+}
+
+/// The per-second records cut down to one, so that runs of different lengths compare.
+fn one_record(keys: Vec<String>) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut in_datas = false;
+    for k in keys {
+        if k == "datas" {
+            in_datas = true;
+            out.push(k);
+            continue;
+        }
+        if in_datas && k == "sec" && out.iter().any(|o| o == "sec") {
+            continue;
+        }
+        if in_datas
+            && [
+                "cur_ops", "started", "finished", "avg_bw", "cur_bw", "last_lat", "avg_lat",
+            ]
+            .contains(&k.as_str())
+            && out.iter().filter(|o| **o == k).count() > 0
+        {
+            continue;
+        }
+        if k.starts_with("total_") {
+            in_datas = false;
+        }
+        out.push(k);
+    }
+    out
+}
+
+#[test]
+fn json_output_has_rados_benchs_shape() {
+    let b = Both::new("bench-json");
+    let theirs_ns = Both {
+        pool: b.pool.clone(),
+        ns: format!("{}-rados", b.ns),
+    };
+    for (phase, extra) in [
+        ("write", vec!["-b", "4K", "-t", "2", "--no-cleanup"]),
+        ("seq", vec!["-t", "2"]),
+        ("rand", vec!["-t", "2"]),
+    ] {
+        for format in ["json", "json-pretty"] {
+            let mut args = vec!["--format", format, "bench", "1", phase];
+            args.extend(&extra);
+            let ours = text(&ok(b.ours(&args)).stdout);
+            let theirs = text(&ok(theirs_ns.theirs(&args)).stdout);
+            for out in [&ours, &theirs] {
+                let body = out.strip_prefix("hints = 1\n").unwrap();
+                let v: serde_json::Value = serde_json::from_str(body)
+                    .unwrap_or_else(|e| panic!("{phase} {format}: {e}\n{out}"));
+                assert!(v["datas"].as_array().is_some_and(|d| !d.is_empty()));
+                let end = if format == "json" { "}\n" } else { "}\n\n" };
+                assert!(body.ends_with(end), "{phase} {format}: {out:?}");
+            }
+            assert_eq!(
+                one_record(json_keys(&ours)),
+                one_record(json_keys(&theirs)),
+                "{phase} {format}"
+            );
+            if format == "json-pretty" {
+                // same layout: the lines with their values blanked
+                let shape = |s: &str| -> Vec<String> {
+                    s.lines()
+                        .filter(|l| !l.contains("\"sec\"") || l.contains("\"0\""))
+                        .map(|l| l.split(": ").next().unwrap().to_owned())
+                        .collect()
+                };
+                let (o, t) = (shape(&ours), shape(&theirs));
+                assert_eq!(o.first(), t.first());
+                assert_eq!(o.last(), t.last());
+            }
+        }
+    }
+    // two write runs: the metadata names the second; the first is found by its prefix
+    for _ in 0..2 {
+        ok(b.ours(&["cleanup"]));
+        ok(theirs_ns.theirs(&["cleanup"]));
+    }
+    assert!(b.ls().is_empty() && theirs_ns.ls().is_empty());
+}

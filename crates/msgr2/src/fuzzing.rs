@@ -19,6 +19,12 @@ use crate::message::Message;
 const LIMITS: FrameLimits = FrameLimits {
     max_message_len: 1 << 20,
     max_control_len: 64 << 10,
+    // small, so that fuzzed frames go through the pooled buffers too
+    recv_pool: crate::frame::RecvPoolLimits {
+        min_frame: 256,
+        max_buffers: 4,
+        max_bytes: 1 << 20,
+    },
 };
 
 /// The fixed connection secret of the secure-mode targets.

@@ -48,6 +48,8 @@ pub use banner::Banner;
 pub use connection::{CloseReason, Connection, ConnectionConfig, Event, SessionInfo};
 pub use crypto::{GcmRx, GcmTx, secure_pair};
 pub use error::Error;
-pub use frame::{Frame, FrameDecoder, FrameEncoder, FrameLimits, Tag};
+pub use frame::{
+    Frame, FrameDecoder, FrameEncoder, FrameLimits, RecvPoolLimits, RecvPoolStats, Tag,
+};
 pub use frames::ControlFrame;
 pub use message::{Message, MsgHeader2};

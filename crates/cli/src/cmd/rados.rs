@@ -229,11 +229,16 @@ async fn dispatch(rados: &Rados, args: Args, format: Format) -> Result<Outcome, 
     }
     let cmd = match args.cmd {
         Cmd::Bench(a) => {
-            return Ok(rados_bench::bench(&io, args.op_size, a)
+            return Ok(rados_bench::bench(&io, args.op_size, a, format)
                 .await?
                 .map_err(|()| Failed));
         }
-        Cmd::Cleanup(a) => return Ok(rados_bench::cleanup(&io, a).await?.map_err(|()| Failed)),
+        Cmd::Cleanup(a) => {
+            let all = args.all && !args.default_ns && args.nspace.is_none();
+            return Ok(rados_bench::cleanup(&io, a, all)
+                .await?
+                .map_err(|()| Failed));
+        }
         cmd => cmd,
     };
     let op_size = args.op_size.unwrap_or(DEFAULT_OP_SIZE).max(1);

@@ -15,11 +15,14 @@ use rados::{Errno, IoCtx};
 use tokio::task::JoinSet;
 use tokio::time::{Interval, MissedTickBehavior};
 
+use super::rados_bench_json::JsonOut;
 use super::rados_bench_stats::{
     Metadata, Progress, Rng, contents_match, decode_metadata, encode_metadata, g6, hostname,
     op_contents, own_pid, prefix, stamp,
 };
+use super::rados_cleanup;
 use crate::error::CliError;
+use crate::output::Format;
 
 /// The metadata object a write run leaves for later reads and clean-ups, by default.
 const DEFAULT_RUN_NAME: &str = "benchmark_last_metadata";
@@ -207,6 +210,9 @@ struct Bencher {
     hints: bool,
     dest: Destinations,
     verify: bool,
+    /// `--format json|json-pretty`: the document being written (`Some(pretty)` asked for).
+    json: Option<bool>,
+    json_out: std::sync::Mutex<Option<JsonOut>>,
 }
 
 /// Runs `bench`; `op_size` is the global `-b`.
@@ -214,6 +220,7 @@ pub async fn bench(
     io: &IoCtx,
     op_size: Option<u64>,
     a: BenchArgs,
+    format: Format,
 ) -> Result<Result<(), ()>, CliError> {
     let Some(seconds) = parse_seconds(&a.seconds) else {
         eprintln!("Invalid value for seconds: '{}'", a.seconds);
@@ -270,6 +277,12 @@ pub async fn bench(
         hints,
         dest,
         verify: !a.no_verify,
+        json: match format {
+            Format::Plain => None,
+            Format::Json => Some(false),
+            Format::JsonPretty => Some(true),
+        },
+        json_out: std::sync::Mutex::new(None),
     };
     let run_name = a
         .run_name
@@ -290,8 +303,12 @@ pub async fn bench(
     finish("error during benchmark", outcome)
 }
 
-/// Runs `cleanup`.
-pub async fn cleanup(io: &IoCtx, a: CleanupArgs) -> Result<Result<(), ()>, CliError> {
+/// Runs `cleanup`; `all_namespaces` for `--all`.
+pub async fn cleanup(
+    io: &IoCtx,
+    a: CleanupArgs,
+    all_namespaces: bool,
+) -> Result<Result<(), ()>, CliError> {
     let b = Bencher {
         io: Arc::new(io.clone()),
         host: hostname(),
@@ -306,12 +323,16 @@ pub async fn cleanup(io: &IoCtx, a: CleanupArgs) -> Result<Result<(), ()>, CliEr
             xattr: false,
         },
         verify: true,
+        json: None,
+        json_out: std::sync::Mutex::new(None),
     };
     let run_name = a
         .run_name
         .filter(|n| !n.is_empty())
         .unwrap_or_else(|| DEFAULT_RUN_NAME.into());
-    let outcome = b.cleanup_command(&run_name, a.prefix.as_deref()).await;
+    let outcome = b
+        .cleanup_command(&run_name, a.prefix.as_deref(), all_namespaces)
+        .await;
     finish("error during cleanup", outcome)
 }
 
@@ -427,6 +448,38 @@ impl Bencher {
             self.op_size = meta.op_size;
             previous = Some(meta);
         }
+        if let Some(pretty) = self.json {
+            let mut j = JsonOut::new(pretty);
+            j.open_object(None);
+            self.set_json(Some(j));
+        }
+        let outcome = self
+            .run_phases(mode, seconds, run_name, max_objects, cleanup, previous)
+            .await;
+        // rados closes its document whatever happened (what was lost in a failed run stays lost)
+        if let Some(mut j) = self.set_json(None) {
+            j.finish()?;
+        }
+        outcome
+    }
+
+    fn set_json(&self, j: Option<JsonOut>) -> Option<JsonOut> {
+        let mut slot = self
+            .json_out
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        std::mem::replace(&mut *slot, j)
+    }
+
+    async fn run_phases(
+        &self,
+        mode: Mode,
+        seconds: i64,
+        run_name: &str,
+        max_objects: u64,
+        cleanup: bool,
+        previous: Option<Metadata>,
+    ) -> Step<()> {
         match (mode, previous) {
             (Mode::Write, _) => {
                 self.write(seconds, run_name, max_objects, previous.map(|m| m.pid))
@@ -497,18 +550,32 @@ impl Bencher {
         previous_pid: Option<i32>,
     ) -> Step<()> {
         let t = self.concurrency;
-        say(
-            self.show_time,
-            &format!(
-                "Maintaining {t} concurrent writes of {} bytes to objects of size {} for up to {seconds} seconds or {max_objects} objects",
-                self.op_size, self.object_size
-            ),
-        )?;
         let pid = previous_pid.unwrap_or_else(own_pid);
-        say(
-            self.show_time,
-            &format!("Object prefix: {OBJECT_PREFIX}_{}_{pid}", self.host),
-        )?;
+        let mut json = self.set_json(None);
+        if let Some(j) = json.as_mut() {
+            j.int("concurrent_ios", i64::try_from(t).unwrap_or(i64::MAX));
+            j.int("object_size", self.object_size as i64);
+            j.int("op_size", self.op_size as i64);
+            j.int("seconds_to_run", seconds);
+            // a C `unsigned` printed with "%d"
+            j.int("max_objects", i64::from(max_objects as u32 as i32));
+            j.field(
+                "object_prefix",
+                &format!("{OBJECT_PREFIX}_{}_{pid}", self.host),
+            );
+        } else {
+            say(
+                self.show_time,
+                &format!(
+                    "Maintaining {t} concurrent writes of {} bytes to objects of size {} for up to {seconds} seconds or {max_objects} objects",
+                    self.op_size, self.object_size
+                ),
+            )?;
+            say(
+                self.show_time,
+                &format!("Object prefix: {OBJECT_PREFIX}_{}_{pid}", self.host),
+            )?;
+        }
         let op_len = self.op_len();
         let mut buffers: Vec<Bytes> = (0..t)
             .map(|i| Bytes::from(op_contents(i64::try_from(i).unwrap_or(0), op_len)))
@@ -518,6 +585,7 @@ impl Bencher {
             i64::try_from(ops).unwrap_or(i64::MAX)
         });
         let mut progress = Progress::new(self.op_size, self.show_time);
+        progress.json = json;
         progress.tick()?;
         let start = progress.start;
         let mut ticker = ticker(start);
@@ -552,7 +620,12 @@ impl Bencher {
         }
         let elapsed = start.elapsed().as_secs_f64();
         progress.stop();
-        print_block(&progress.write_summary(elapsed, self.object_size))?;
+        if let Some(mut j) = progress.json.take() {
+            progress.write_summary_json(&mut j, elapsed, self.object_size);
+            self.set_json(Some(j));
+        } else {
+            print_block(&progress.write_summary(elapsed, self.object_size))?;
+        }
         // rados does not check this write either
         let meta = encode_metadata(self.object_size, progress.finished, pid, self.op_size);
         if let Err(e) = self.io.write_full(run_name, meta).await {
@@ -566,6 +639,7 @@ impl Bencher {
         let op_len = self.op_len();
         let z = vec![b'z'; op_len];
         let mut progress = Progress::new(self.op_size, self.show_time);
+        progress.json = self.set_json(None);
         progress.tick()?;
         let start = progress.start;
         let mut ticker = ticker(start);
@@ -623,7 +697,12 @@ impl Bencher {
         }
         let elapsed = start.elapsed().as_secs_f64();
         progress.stop();
-        print_block(&progress.read_summary(elapsed, self.object_size))?;
+        if let Some(mut j) = progress.json.take() {
+            progress.read_summary_json(&mut j, elapsed, self.object_size);
+            self.set_json(Some(j));
+        } else {
+            print_block(&progress.read_summary(elapsed, self.object_size))?;
+        }
         if errors > 0 {
             return Err(Stop::Failed(Errno::EIO));
         }
@@ -690,31 +769,55 @@ impl Bencher {
         Ok(())
     }
 
-    /// `rados cleanup`: the objects the metadata object names, then the metadata object.
-    async fn cleanup_command(&self, run_name: &str, object_prefix: Option<&str>) -> Step<()> {
-        if let Some(p) = object_prefix
-            && !p.starts_with(OBJECT_PREFIX)
-        {
+    /// `rados cleanup` (`ObjBencher::clean_up(prefix, T, run_name)`): see
+    /// [`rados_cleanup`](super::rados_cleanup).
+    async fn cleanup_command(
+        &self,
+        run_name: &str,
+        object_prefix: Option<&str>,
+        all_namespaces: bool,
+    ) -> Step<()> {
+        let default_prefix = format!("{OBJECT_PREFIX}_{}", self.host);
+        let prefix = object_prefix
+            .filter(|p| !p.is_empty())
+            .unwrap_or(&default_prefix);
+        if !prefix.starts_with(OBJECT_PREFIX) {
             eprintln!("Specified --prefix invalid, it must begin with \"{OBJECT_PREFIX}\"");
             return Err(Stop::Failed(Errno::EINVAL));
         }
-        if self.concurrency == 0 {
-            return Err(Stop::Failed(Errno::EINVAL));
-        }
-        let meta = match self.fetch_metadata(run_name).await {
-            Ok(m) => m,
-            Err(e) if e == Errno::ENOENT => {
-                // rados would list the pool for objects of runs that left no metadata;
-                // the client has no object listing yet
-                eprintln!(
-                    "rbd-rs: no {run_name} object here; objects of a run without one are left (rados cleanup lists the pool for them)"
-                );
-                return Ok(());
+        let found = rados_cleanup::survey(&self.io, all_namespaces, prefix, run_name)
+            .await
+            .map_err(|e| Stop::from(&e))?;
+        for ns in &found.with_objects {
+            let io = Arc::new(self.io.as_ref().clone().with_namespace(ns.clone()));
+            if self.concurrency == 0 {
+                return Err(Stop::Failed(Errno::EINVAL));
             }
-            Err(e) => return Err(Stop::Failed(e)),
-        };
-        self.remove_objects(meta.num_objects, meta.pid).await?;
-        self.io.remove(run_name).await.map_err(|e| Stop::from(&e))?;
+            if !found.with_metadata.contains(ns) {
+                say(self.show_time, "Warning: using slow linear search")?;
+                let removed =
+                    match rados_cleanup::remove_matching(&io, prefix, self.concurrency).await {
+                        Ok(n) => n,
+                        Err(e) => {
+                            eprintln!("clean_up_slow error r= -{}", e.0);
+                            return Err(Stop::Failed(e));
+                        }
+                    };
+                let s = if removed != 1 { "s" } else { "" };
+                say(self.show_time, &format!("Removed {removed} object{s}"))?;
+                continue;
+            }
+            let here = Bencher {
+                io: Arc::clone(&io),
+                host: self.host.clone(),
+                json: None,
+                json_out: std::sync::Mutex::new(None),
+                ..*self
+            };
+            let meta = here.fetch_metadata(run_name).await.map_err(Stop::Failed)?;
+            here.remove_objects(meta.num_objects, meta.pid).await?;
+            io.remove(run_name).await.map_err(|e| Stop::from(&e))?;
+        }
         Ok(())
     }
 }

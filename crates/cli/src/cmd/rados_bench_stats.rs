@@ -9,6 +9,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 
+use super::rados_bench_json::JsonOut;
 use super::rados_format::utime;
 
 const MIB: f64 = 1024.0 * 1024.0;
@@ -179,6 +180,8 @@ pub struct Progress {
     last_iops: i64,
     bandwidth: Spread<f64>,
     iops: Spread<i32>,
+    /// With `--format json`: the records go here instead of the table.
+    pub json: Option<JsonOut>,
 }
 
 impl Progress {
@@ -204,6 +207,7 @@ impl Progress {
             last_iops: -1,
             bandwidth: Spread::new(f64::MAX, 0.0),
             iops: Spread::new(i32::MAX, 0),
+            json: None,
         }
     }
 
@@ -234,7 +238,7 @@ impl Progress {
     /// then the line for this second, and the interval statistics.
     pub fn tick(&mut self) -> std::io::Result<()> {
         let mut out = String::new();
-        if self.ticks % 20 == 0 {
+        if self.ticks % 20 == 0 && self.json.is_none() {
             if self.ticks > 0 {
                 let _ = writeln!(
                     out,
@@ -281,6 +285,29 @@ impl Progress {
         }
         let elapsed = self.start.elapsed().as_secs_f64();
         let avg_bandwidth = self.op_size as f64 * self.finished as f64 / elapsed / MIB;
+        if let Some(j) = self.json.as_mut() {
+            let changed = self.previous_finished != self.finished;
+            if self.ticks == 0 {
+                j.open_array(Some("datas"));
+            }
+            j.open_object(None);
+            j.int("sec", self.ticks);
+            j.int("cur_ops", self.in_flight);
+            j.int("started", self.started);
+            j.int("finished", self.finished);
+            j.float("avg_bw", avg_bandwidth);
+            j.float("cur_bw", if changed { bandwidth } else { 0.0 });
+            j.float("last_lat", if changed { self.cur_latency } else { 0.0 });
+            j.float("avg_lat", self.avg_latency);
+            j.close();
+            if changed {
+                self.previous_finished = self.finished;
+                self.cycles_since_change = 0;
+            }
+            self.ticks += 1;
+            self.cycles_since_change += 1;
+            return j.flush();
+        }
         let head = format!(
             "{}{:>5} {:>7} {:>9} {:>9} {:>9}",
             prefix(self.show_time),
@@ -376,6 +403,49 @@ impl Progress {
             let _ = writeln!(s, "{label}{value}");
         }
         s
+    }
+
+    /// `write_bench`'s summary as JSON fields (after the progress records).
+    pub fn write_summary_json(&self, j: &mut JsonOut, seconds: f64, object_size: u64) {
+        j.close();
+        j.float("total_time_run", seconds);
+        j.int("total_writes_made", self.finished);
+        j.int("write_size", self.op_size as i64);
+        j.int("object_size", object_size as i64);
+        j.float("bandwidth", self.bandwidth_over(seconds));
+        j.float("stddev_bandwidth", self.bandwidth.stddev());
+        j.float("max_bandwidth", self.bandwidth.max);
+        j.float("min_bandwidth", self.bandwidth.min);
+        j.int("average_iops", (self.finished as f64 / seconds) as i64);
+        // rados hands a double to "%d" here, which prints junk; the value cut to an int
+        j.int("stddev_iops", self.iops.stddev() as i64);
+        j.int("max_iops", i64::from(self.iops.max));
+        j.int("min_iops", i64::from(self.iops.min));
+        j.float("average_latency", self.avg_latency);
+        j.float("stddev_latency", self.latency_stddev());
+        j.float("max_latency", self.max_latency);
+        j.float("min_latency", self.min_latency);
+    }
+
+    /// The read benchmarks' summary as JSON fields.
+    pub fn read_summary_json(&self, j: &mut JsonOut, seconds: f64, object_size: u64) {
+        j.close();
+        j.float("total_time_run", seconds);
+        j.int("total_reads_made", self.finished);
+        j.int("read_size", self.op_size as i64);
+        j.int("object_size", object_size as i64);
+        j.float("bandwidth", self.bandwidth_over(seconds));
+        j.int("average_iops", (self.finished as f64 / seconds) as i64);
+        j.float("stddev_iops", self.iops.stddev());
+        j.int("max_iops", i64::from(self.iops.max));
+        j.int("min_iops", i64::from(self.iops.min));
+        j.float("average_latency", self.avg_latency);
+        j.float("max_latency", self.max_latency);
+        j.float("min_latency", self.min_latency);
+    }
+
+    fn bandwidth_over(&self, seconds: f64) -> f64 {
+        self.finished as f64 * self.op_size as f64 / seconds / MIB
     }
 
     fn average_iops(&self, seconds: f64) -> String {

@@ -378,6 +378,10 @@ impl Connection {
     /// the socket straight into it (e.g. `AsyncReadExt::read_buf`), then call
     /// [`Connection::process_received`]. Saves a copy compared to `handle_input`.
     pub fn recv_buffer(&mut self) -> &mut BytesMut {
+        if self.state != State::Banner && self.decoder.receiving_large(&self.input) {
+            // the rest of a large frame goes straight into its pooled buffer
+            return self.decoder.recv_target(&mut self.input);
+        }
         let want = if self.state == State::Banner {
             crate::banner::LEN
         } else {
@@ -393,6 +397,7 @@ impl Connection {
     pub fn process_received(&mut self, now: Instant) {
         if self.state == State::Closed {
             self.input.clear();
+            self.decoder.discard_partial();
             return;
         }
         self.last_rx = now;
@@ -406,7 +411,7 @@ impl Connection {
         if self.state == State::Closed {
             return;
         }
-        let buffered = self.input.len();
+        let buffered = self.decoder.buffered(&self.input);
         if buffered > 0 || self.decoder.is_mid_frame(&self.input) {
             self.fail(Error::Truncated { buffered });
         } else {
@@ -482,6 +487,11 @@ impl Connection {
     /// Messages queued but not yet encoded.
     pub fn queued_messages(&self) -> usize {
         self.out_queue.len()
+    }
+
+    /// What the receive-buffer pool for large frames has done so far.
+    pub fn recv_pool_stats(&self) -> crate::frame::RecvPoolStats {
+        self.decoder.pool_stats()
     }
 
     /// The next event.
@@ -682,6 +692,7 @@ impl Connection {
         self.tx_bytes = 0;
         self.out_queue.clear();
         self.input.clear();
+        self.decoder.discard_partial();
         self.pre_auth = None;
         self.pending_tx_transcript = None;
         self.session_key = cephx::Secret::default();

@@ -4,13 +4,19 @@
 //! frame's size, checks it against the limits, reserves room for exactly that frame and waits
 //! until all of it has arrived; then it splits the frame off the buffer (no copy), checks or
 //! decrypts it in place and hands the segments out as slices of that one allocation.
+//!
+//! A large frame (see [`RecvPoolLimits`](super::RecvPoolLimits)) not yet complete in the
+//! receive buffer is moved to a buffer lent by the connection's pool: what has arrived is
+//! copied once (usually one read's worth), the rest is read straight into it
+//! ([`FrameDecoder::recv_target`]).
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 
+use super::pool::RecvPool;
 use super::{
     CRC_LEN, EPILOGUE_CRC_LEN, EPILOGUE_SECURE_LEN, FLAG_COMPRESSED, Frame, FrameLimits,
-    GCM_TAG_LEN, INLINE_LEN, MAX_SEGMENTS, PREAMBLE_LEN, Preamble, SECURE_PREAMBLE_LEN,
-    check_late_status, le32, padded,
+    GCM_TAG_LEN, INLINE_LEN, MAX_SEGMENTS, PREAMBLE_LEN, Preamble, RecvPoolStats,
+    SECURE_PREAMBLE_LEN, check_late_status, le32, padded,
 };
 use crate::crc;
 use crate::crypto::GcmRx;
@@ -24,6 +30,10 @@ pub struct FrameDecoder {
     /// The preamble of the frame being received (already decrypted in place in secure mode)
     /// and its on-wire length.
     pending: Option<(Preamble, usize)>,
+    /// The pending frame's bytes when it is received into a pooled buffer (then the
+    /// caller's receive buffer holds nothing of it).
+    large: Option<BytesMut>,
+    pool: RecvPool,
 }
 
 impl FrameDecoder {
@@ -33,6 +43,8 @@ impl FrameDecoder {
             rx: None,
             limits,
             pending: None,
+            large: None,
+            pool: RecvPool::new(limits.recv_pool),
         }
     }
 
@@ -42,6 +54,8 @@ impl FrameDecoder {
             rx: Some(rx),
             limits,
             pending: None,
+            large: None,
+            pool: RecvPool::new(limits.recv_pool),
         }
     }
 
@@ -68,7 +82,47 @@ impl FrameDecoder {
             None if self.rx.is_some() => SECURE_PREAMBLE_LEN,
             None => PREAMBLE_LEN,
         };
-        want.saturating_sub(input.len()).max(1)
+        want.saturating_sub(self.buffered(input)).max(1)
+    }
+
+    /// Bytes received and not yet decoded (in `input` and in a pooled buffer).
+    pub fn buffered(&self, input: &BytesMut) -> usize {
+        input.len() + self.large.as_ref().map_or(0, BytesMut::len)
+    }
+
+    /// True while the pending frame is received into a pooled buffer with room left: then
+    /// [`FrameDecoder::recv_target`] returns that buffer.
+    pub fn receiving_large(&self, input: &BytesMut) -> bool {
+        input.is_empty() && self.large.as_ref().is_some_and(|b| b.len() < b.capacity())
+    }
+
+    /// Where the next received bytes should go: a pooled buffer with room for exactly the
+    /// rest of the pending large frame, or else `input`. Reading into it saves a copy; bytes
+    /// appended to `input` instead are fine too (they are moved over).
+    pub fn recv_target<'a>(&'a mut self, input: &'a mut BytesMut) -> &'a mut BytesMut {
+        if !self.receiving_large(input) {
+            return input;
+        }
+        match &mut self.large {
+            Some(buf) => buf,
+            None => input,
+        }
+    }
+
+    /// What the receive-buffer pool has done so far.
+    pub fn pool_stats(&self) -> RecvPoolStats {
+        self.pool.stats()
+    }
+
+    /// Bytes held by the receive-buffer pool.
+    pub fn pooled_bytes(&self) -> usize {
+        self.pool.pooled_bytes()
+    }
+
+    /// Drops any partly received frame (the connection is closing).
+    pub fn discard_partial(&mut self) {
+        self.pending = None;
+        self.large = None;
     }
 
     /// Decodes the next frame from the front of `input`: `Ok(None)` if more bytes are needed,
@@ -93,13 +147,10 @@ impl FrameDecoder {
                     None => return Ok(None),
                 },
             };
-            if input.len() < onwire_len {
-                // reserve exactly the rest of this frame (it passed the limit check)
-                input.reserve(onwire_len - input.len());
+            let Some(mut raw) = self.take_frame(input, onwire_len) else {
                 return Ok(None);
-            }
+            };
             self.pending = None;
-            let mut raw = input.split_to(onwire_len);
             if let Some(c) = capture.as_deref_mut() {
                 c.extend_from_slice(&raw);
             }
@@ -112,6 +163,41 @@ impl FrameDecoder {
             }
             tracing::debug!(tag = %preamble.tag, "dropping frame aborted by the sender");
         }
+    }
+
+    /// The whole pending frame of `onwire_len` bytes, split off the receive buffer or taken
+    /// from the pooled one; `None` while bytes are missing.
+    fn take_frame(&mut self, input: &mut BytesMut, onwire_len: usize) -> Option<BytesMut> {
+        if self.large.is_none() {
+            if input.len() >= onwire_len {
+                return Some(input.split_to(onwire_len));
+            }
+            if !self.pool.wants(onwire_len) {
+                // reserve exactly the rest of this frame (it passed the limit check)
+                input.reserve(onwire_len - input.len());
+                return None;
+            }
+            self.large = Some(self.pool.take(onwire_len));
+        }
+        let buf = self.large.as_mut()?;
+        let missing = onwire_len.saturating_sub(buf.len());
+        let moved = missing.min(input.len());
+        if let Some(head) = input.get(..moved) {
+            buf.extend_from_slice(head);
+            input.advance(moved);
+        }
+        if buf.len() < onwire_len {
+            return None;
+        }
+        let mut buf = self.large.take()?;
+        // a pooled buffer has exactly the frame's capacity; a full `input` never adds more
+        let frame = buf.split_to(onwire_len);
+        if !buf.is_empty() {
+            // cannot happen (see above); keep the bytes in order if it ever does
+            buf.unsplit(std::mem::take(input));
+            *input = buf;
+        }
+        Some(frame)
     }
 
     fn read_preamble(&mut self, input: &mut BytesMut) -> Result<Option<(Preamble, usize)>, Error> {

@@ -17,9 +17,11 @@
 
 mod decode;
 mod encode;
+mod pool;
 
 pub use decode::FrameDecoder;
 pub use encode::FrameEncoder;
+pub use pool::{RecvPoolLimits, RecvPoolStats};
 
 use std::fmt;
 
@@ -178,6 +180,8 @@ pub struct FrameLimits {
     pub max_message_len: u64,
     /// Largest control frame. Default 4 MiB (handshake frames are a few KiB).
     pub max_control_len: u64,
+    /// Reuse of receive buffers for large frames.
+    pub recv_pool: RecvPoolLimits,
 }
 
 impl Default for FrameLimits {
@@ -185,6 +189,7 @@ impl Default for FrameLimits {
         FrameLimits {
             max_message_len: 256 << 20,
             max_control_len: 4 << 20,
+            recv_pool: RecvPoolLimits::default(),
         }
     }
 }
@@ -374,5 +379,7 @@ pub(crate) fn check_late_status(late_status: u8) -> Result<bool, Error> {
     }
 }
 
+#[cfg(test)]
+mod pool_tests;
 #[cfg(test)]
 mod tests;

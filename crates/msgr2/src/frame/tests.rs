@@ -490,6 +490,7 @@ fn oversized_frames_are_refused_before_buffering() {
     let limits = FrameLimits {
         max_message_len: 1 << 20,
         max_control_len: 4096,
+        ..FrameLimits::default()
     };
     let mut w = BytesMut::from(&crafted(Tag::MESSAGE, 4, [41, 0, 0, u32::MAX], 0)[..]);
     let r = FrameDecoder::crc(limits).decode(&mut w);

@@ -1,0 +1,267 @@
+#![allow(clippy::cast_possible_truncation)]
+
+//! The receive-buffer pool of large frames, through the decoder as the driver uses it.
+
+use bytes::{Bytes, BytesMut};
+
+use super::*;
+use crate::crypto::secure_pair;
+
+const SECRET: [u8; 64] = [0x5c; 64];
+
+fn message(data_len: usize, fill: u8) -> Frame {
+    Frame {
+        tag: Tag::MESSAGE,
+        segments: [
+            Bytes::from(vec![1u8; 41]),
+            Bytes::from(vec![2u8; 100]),
+            Bytes::new(),
+            Bytes::from(
+                (0..data_len)
+                    .map(|i| fill ^ (i % 253) as u8)
+                    .collect::<Vec<u8>>(),
+            ),
+        ],
+    }
+}
+
+fn limits(min_frame: usize, max_buffers: usize, max_bytes: usize) -> FrameLimits {
+    FrameLimits {
+        recv_pool: RecvPoolLimits {
+            min_frame,
+            max_buffers,
+            max_bytes,
+        },
+        ..FrameLimits::default()
+    }
+}
+
+/// Both ends of one direction of a connection, crc or secure.
+struct Link {
+    enc: FrameEncoder,
+    dec: FrameDecoder,
+    input: BytesMut,
+}
+
+impl Link {
+    fn crc(limits: FrameLimits) -> Self {
+        Link {
+            enc: FrameEncoder::crc(),
+            dec: FrameDecoder::crc(limits),
+            input: BytesMut::new(),
+        }
+    }
+
+    fn secure(limits: FrameLimits) -> Self {
+        let (_, tx) = secure_pair(&SECRET, true).unwrap();
+        let (rx, _) = secure_pair(&SECRET, false).unwrap();
+        Link {
+            enc: FrameEncoder::secure(tx),
+            dec: FrameDecoder::secure(rx, limits),
+            input: BytesMut::new(),
+        }
+    }
+
+    /// Sends `frames` and receives them as the driver does: reads of at most `chunk` bytes
+    /// into whatever `recv_target` offers (never past a pooled buffer's capacity).
+    fn transfer(&mut self, frames: &[Frame], chunk: usize) -> Vec<Frame> {
+        let mut wire = Vec::new();
+        for f in frames {
+            let mut out = Vec::new();
+            self.enc.encode(f, &mut out).unwrap();
+            for c in out {
+                wire.extend_from_slice(&c);
+            }
+        }
+        let mut got = Vec::new();
+        let mut pos = 0;
+        loop {
+            while let Some(f) = self.dec.decode(&mut self.input).unwrap() {
+                got.push(f);
+            }
+            if pos == wire.len() {
+                break;
+            }
+            let large = self.dec.receiving_large(&self.input);
+            let target = self.dec.recv_target(&mut self.input);
+            let room = if large {
+                target.capacity() - target.len()
+            } else {
+                chunk
+            };
+            assert!(room > 0);
+            let n = chunk.min(room).min(wire.len() - pos);
+            let before = target.as_ptr();
+            target.extend_from_slice(&wire[pos..pos + n]);
+            if large {
+                assert_eq!(target.as_ptr(), before, "a pooled buffer never moves");
+            }
+            pos += n;
+        }
+        assert_eq!(got.as_slice(), frames);
+        assert!(self.input.is_empty());
+        assert_eq!(self.dec.buffered(&self.input), 0);
+        got
+    }
+
+    fn stats(&self) -> RecvPoolStats {
+        self.dec.pool_stats()
+    }
+}
+
+fn data_ptr(f: &Frame) -> usize {
+    f.segments[3].as_ptr() as usize
+}
+
+#[test]
+fn a_dropped_frames_buffer_is_reused() {
+    for secure in [false, true] {
+        let lim = limits(64 << 10, 4, 16 << 20);
+        let mut link = if secure {
+            Link::secure(lim)
+        } else {
+            Link::crc(lim)
+        };
+        let first = link.transfer(&[message(1 << 20, 1)], 64 << 10);
+        let ptr = data_ptr(&first[0]);
+        drop(first);
+        for round in 0..5u8 {
+            let again = link.transfer(&[message(1 << 20, round)], 64 << 10);
+            assert_eq!(data_ptr(&again[0]), ptr, "secure={secure} round {round}");
+        }
+        assert_eq!(
+            link.stats(),
+            RecvPoolStats {
+                reused: 5,
+                allocated: 1,
+                unpooled: 0,
+                dropped: 0
+            },
+            "secure={secure}"
+        );
+        // a smaller large frame fits the same buffer
+        let smaller = link.transfer(&[message(200 << 10, 9)], 4096);
+        assert_eq!(data_ptr(&smaller[0]), ptr, "secure={secure}");
+    }
+}
+
+#[test]
+fn a_buffer_still_referenced_is_not_overwritten() {
+    for secure in [false, true] {
+        let lim = limits(64 << 10, 4, 16 << 20);
+        let mut link = if secure {
+            Link::secure(lim)
+        } else {
+            Link::crc(lim)
+        };
+        let kept = link.transfer(&[message(300 << 10, 1)], 100_000);
+        // only a slice of the frame is kept: it still pins the buffer
+        let data = kept[0].segments[3].slice(10..20_000);
+        drop(kept);
+        let next = link.transfer(&[message(300 << 10, 2)], 100_000);
+        assert_ne!(data_ptr(&next[0]), data.as_ptr() as usize - 10);
+        assert_eq!(data, message(300 << 10, 1).segments[3].slice(10..20_000));
+        assert_eq!(link.stats().allocated, 2);
+        drop(data);
+        drop(next);
+        link.transfer(&[message(300 << 10, 3)], 100_000);
+        assert_eq!(link.stats().reused, 1, "secure={secure}");
+    }
+}
+
+#[test]
+fn back_to_back_frames_in_one_stream_mix_pooled_and_small() {
+    let mut link = Link::crc(limits(64 << 10, 4, 16 << 20));
+    let frames = [
+        message(10, 1),
+        message(500 << 10, 2),
+        message(0, 3),
+        message(70 << 10, 4),
+        message(64 << 10, 5),
+        message(1, 6),
+    ];
+    // odd read sizes put frame boundaries in the middle of reads
+    for chunk in [1 << 20, 65_537, 4093, 333] {
+        let got = link.transfer(&frames, chunk);
+        drop(got);
+    }
+    let stats = link.stats();
+    assert_eq!(stats.unpooled, 0);
+    // at most one buffer per large frame of the batch (all are held until it ends)
+    assert!(stats.allocated <= 3, "{stats:?}");
+}
+
+#[test]
+fn small_frames_and_whole_frames_in_the_buffer_skip_the_pool() {
+    let mut link = Link::crc(limits(64 << 10, 4, 16 << 20));
+    link.transfer(&[message(60 << 10, 1), message(10, 2)], 4096);
+    assert_eq!(link.stats(), RecvPoolStats::default());
+    // a large frame already complete in the receive buffer is split off it, not copied
+    let mut wire = Vec::new();
+    link.enc.encode(&message(1 << 20, 3), &mut wire).unwrap();
+    let mut input = BytesMut::new();
+    for c in wire {
+        input.extend_from_slice(&c);
+    }
+    let f = link.dec.decode(&mut input).unwrap().unwrap();
+    assert_eq!(f, message(1 << 20, 3));
+    assert_eq!(link.stats(), RecvPoolStats::default());
+}
+
+#[test]
+fn the_pool_stays_within_its_limits() {
+    // two buffers of at most 1.5 MiB
+    let mut link = Link::crc(limits(64 << 10, 2, 1536 << 10));
+    let held: Vec<Frame> = (0..4)
+        .flat_map(|i| link.transfer(&[message(512 << 10, i)], 64 << 10))
+        .collect();
+    let s = link.stats();
+    assert_eq!((s.allocated, s.unpooled), (2, 2), "{s:?}");
+    assert!(link.dec.pooled_bytes() <= 1536 << 10);
+    drop(held);
+    // too large for the pool's byte limit: a buffer of its own, every time
+    for _ in 0..2 {
+        link.transfer(&[message(2 << 20, 7)], 64 << 10);
+    }
+    assert_eq!(link.stats().unpooled, 4);
+    // a larger frame replaces the idle buffers that are too small (both: 1.5 MiB in all)
+    link.transfer(&[message(1 << 20, 8)], 64 << 10);
+    let s = link.stats();
+    assert_eq!((s.allocated, s.dropped), (3, 2), "{s:?}");
+    assert!(link.dec.pooled_bytes() <= 1536 << 10);
+}
+
+#[test]
+fn buffers_the_caller_keeps_are_forgotten() {
+    let mut link = Link::crc(limits(64 << 10, 2, 16 << 20));
+    let kept = link.transfer(&[message(100 << 10, 1)], 64 << 10);
+    for i in 0..80u8 {
+        link.transfer(&[message(100 << 10, i)], 64 << 10);
+    }
+    let s = link.stats();
+    assert_eq!((s.allocated, s.reused, s.dropped), (2, 79, 0), "{s:?}");
+    // two frames at once need two buffers: the kept one is forgotten, not reused
+    link.transfer(&[message(100 << 10, 2), message(100 << 10, 3)], 64 << 10);
+    let s = link.stats();
+    assert_eq!((s.allocated, s.reused, s.dropped), (3, 80, 1), "{s:?}");
+    assert_eq!(kept[0], message(100 << 10, 1));
+    assert_eq!(
+        link.dec.pooled_bytes(),
+        2 * ((100 << 10) + 41 + 100 + 32 + 4 + 13)
+    );
+}
+
+#[test]
+fn a_closing_connection_drops_its_partial_frame() {
+    let mut link = Link::crc(limits(64 << 10, 2, 16 << 20));
+    let mut wire = Vec::new();
+    link.enc.encode(&message(1 << 20, 1), &mut wire).unwrap();
+    let mut input = BytesMut::new();
+    input.extend_from_slice(&wire[0][..]);
+    assert!(link.dec.decode(&mut input).unwrap().is_none());
+    assert!(link.dec.receiving_large(&input));
+    assert!(link.dec.buffered(&input) > 0 && input.is_empty());
+    link.dec.discard_partial();
+    assert_eq!(link.dec.buffered(&input), 0);
+    assert!(!link.dec.receiving_large(&input));
+}
