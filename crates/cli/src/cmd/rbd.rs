@@ -444,6 +444,34 @@ async fn run_on(rados: &rados::Rados, format: Format, cmd: RbdCmd) -> Result<(),
     Ok(())
 }
 
+/// A parent in `ls -l --format json`.
+#[derive(Debug, Clone, serde::Serialize)]
+struct LsParent {
+    pool: String,
+    pool_namespace: String,
+    image: String,
+    snapshot: String,
+}
+
+/// An image or snapshot row of `ls -l --format json`, fields in `rbd`'s order.
+#[derive(Debug, serde::Serialize)]
+struct LsEntry {
+    image: String,
+    id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    snapshot: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    snapshot_id: Option<u64>,
+    size: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parent: Option<LsParent>,
+    format: u8,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lock_type: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    protected: Option<&'static str>,
+}
+
 async fn ls(pool: &rbd::Rbd, format: Format, long: bool) -> Result<(), CliError> {
     let images = pool.list().await?;
     if !long {
@@ -467,15 +495,76 @@ async fn ls(pool: &rbd::Rbd, format: Format, long: bool) -> Result<(), CliError>
             Err(e) => return Err(e.into()),
         };
         let size = image.size();
+        // the parent (clones) and the advisory or exclusive lock, as `rbd ls -l`
+        let parent = image.parent_info().await?;
+        let parent_text = parent.as_ref().map_or(String::new(), |p| {
+            let ns = if p.pool_namespace.is_empty() {
+                String::new()
+            } else {
+                format!("{}/", p.pool_namespace)
+            };
+            format!("{}/{ns}{}@{}", p.pool_name, p.image_name, p.snap_name)
+        });
+        let parent_json = parent.as_ref().map(|p| LsParent {
+            pool: p.pool_name.clone(),
+            pool_namespace: p.pool_namespace.clone(),
+            image: p.image_name.clone(),
+            snapshot: p.snap_name.clone(),
+        });
+        let lockers = image.list_lockers().await?;
+        let lock = match (lockers.lockers.is_empty(), lockers.exclusive) {
+            (true, _) => "",
+            (false, true) => "excl",
+            (false, false) => "shr",
+        };
         rows.push(vec![
             i.name.clone(),
             byte_u(size),
-            String::new(),
+            parent_text.clone(),
             "2".to_owned(),
             String::new(),
-            String::new(),
+            lock.to_owned(),
         ]);
-        json.push(serde_json::json!({"image": i.name, "id": i.id, "size": size, "format": 2}));
+        json.push(LsEntry {
+            image: i.name.clone(),
+            id: i.id.clone(),
+            snapshot: None,
+            snapshot_id: None,
+            size,
+            parent: parent_json.clone(),
+            format: 2,
+            lock_type: (!lock.is_empty()).then_some(if lockers.exclusive {
+                "exclusive"
+            } else {
+                "shared"
+            }),
+            protected: None,
+        });
+        // user snapshots follow their image (a snapshot's parent shown as the head's)
+        for snap in image.snap_list().await? {
+            if snap.namespace != rbd::cls::snap::SnapshotNamespace::User {
+                continue;
+            }
+            rows.push(vec![
+                format!("{}@{}", i.name, snap.name),
+                byte_u(snap.size),
+                parent_text.clone(),
+                "2".to_owned(),
+                if snap.is_protected() { "yes" } else { "" }.to_owned(),
+                String::new(),
+            ]);
+            json.push(LsEntry {
+                image: i.name.clone(),
+                id: i.id.clone(),
+                snapshot: Some(snap.name.clone()),
+                snapshot_id: Some(snap.id),
+                size: snap.size,
+                parent: parent_json.clone(),
+                format: 2,
+                lock_type: None,
+                protected: Some(if snap.is_protected() { "true" } else { "false" }),
+            });
+        }
     }
     if format == Format::Plain {
         if !rows.is_empty() {
