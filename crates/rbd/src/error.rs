@@ -127,6 +127,15 @@ pub enum Error {
     /// The namespace still holds images or trash entries (EBUSY).
     #[error("namespace {0} is not empty")]
     NamespaceBusy(String),
+    /// No group of that name (ENOENT).
+    #[error("group {0} does not exist")]
+    GroupNotFound(String),
+    /// A group of that name exists already (EEXIST).
+    #[error("group {0} already exists")]
+    GroupExists(String),
+    /// The image belongs to a group: remove it from the group first (EMLINK, as librbd).
+    #[error("image {0} belongs to a group")]
+    ImageInGroup(String),
 }
 
 impl Error {
@@ -161,6 +170,9 @@ impl Error {
             Error::NamespaceExists(_) => Errno::EEXIST,
             Error::NamespaceNotFound(_) => Errno::ENOENT,
             Error::NamespaceBusy(_) => Errno::EBUSY,
+            Error::GroupNotFound(_) => Errno::ENOENT,
+            Error::GroupExists(_) => Errno::EEXIST,
+            Error::ImageInGroup(_) => Errno::EMLINK,
         };
         e.as_result()
     }

@@ -17,6 +17,7 @@ mod rbd;
 mod rbd_admin;
 mod rbd_bench;
 mod rbd_format;
+mod rbd_group;
 mod rbd_io;
 mod rbd_lock;
 mod rbd_namespace;
@@ -105,6 +106,9 @@ pub enum Action {
     /// RBD namespaces of a pool (like `rbd namespace create|ls|rm`).
     #[command(subcommand)]
     Namespace(rbd_namespace::NamespaceArgs),
+    /// Groups of images and group snapshots (like `rbd group ...`).
+    #[command(subcommand)]
+    Group(rbd_group::GroupArgs),
 }
 
 /// Runs a subcommand.
@@ -137,5 +141,6 @@ pub async fn run(global: &GlobalArgs, command: Action) -> Result<ExitCode, CliEr
         Action::Lock(a) => rbd_lock::run(global, a).await,
         Action::Trash(a) => rbd_trash::run(global, a).await,
         Action::Namespace(a) => rbd_namespace::run(global, a).await,
+        Action::Group(a) => rbd_group::run(global, a).await,
     }
 }
