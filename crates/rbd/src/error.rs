@@ -133,6 +133,15 @@ pub enum Error {
     /// Reading or writing a diff or export stream failed.
     #[error("stream I/O failed: {0}")]
     StreamIo(#[from] std::io::Error),
+    /// No group of that name (ENOENT).
+    #[error("group {0} does not exist")]
+    GroupNotFound(String),
+    /// A group of that name exists already (EEXIST).
+    #[error("group {0} already exists")]
+    GroupExists(String),
+    /// The image belongs to a group: remove it from the group first (EMLINK, as librbd).
+    #[error("image {0} belongs to a group")]
+    ImageInGroup(String),
 }
 
 impl Error {
@@ -169,6 +178,9 @@ impl Error {
             Error::NamespaceBusy(_) => Errno::EBUSY,
             Error::BadStream(_) => Errno::EINVAL,
             Error::StreamIo(_) => Errno::EIO,
+            Error::GroupNotFound(_) => Errno::ENOENT,
+            Error::GroupExists(_) => Errno::EEXIST,
+            Error::ImageInGroup(_) => Errno::EMLINK,
         };
         e.as_result()
     }

@@ -27,6 +27,12 @@ pub fn cls_replies(data: &[u8]) {
     let _ = crate::cls::trash::decode_trash_get(data);
     let _ = crate::cls::trash::decode_trash_list(data);
     let _ = crate::namespace::decode_namespace_list(data);
+    // group replies (cls/group.rs)
+    let _ = crate::cls::group::decode_group_dir_list(data);
+    let _ = crate::cls::group::decode_group_image_list(data);
+    let _ = crate::cls::group::decode_image_group_get(data);
+    let _ = crate::cls::group::decode_group_snap(data);
+    let _ = crate::cls::group::decode_group_snap_list(data);
     if let Ok(info) = denc::decode_exact::<rados::cls::lock::LockInfo>(data) {
         let _ = crate::advisory_lock::lockers_of(&info);
     }

@@ -401,6 +401,9 @@ impl Image {
         if snaps > 0 {
             return Err(Error::HasSnapshots(snaps));
         }
+        if self.group_spec().await?.is_some() {
+            return Err(Error::ImageInGroup(self.info.name.clone()));
+        }
         let n = self.info.layout().num_objects(self.info.size);
         self.remove_objects(0..n).await
     }

@@ -46,6 +46,7 @@ pub mod features;
 mod file;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod group;
 mod image;
 mod io;
 pub mod names;

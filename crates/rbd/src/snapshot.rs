@@ -248,6 +248,15 @@ impl Image {
     /// Takes user snapshot `name` (`rbd_snap_create`; SnapshotCreateRequest): returns its
     /// id. Writes issued after it returns do not change what the snapshot reads.
     pub async fn create_snap(&self, name: &str) -> Result<u64> {
+        self.create_snap_in(name, &SnapshotNamespace::User).await
+    }
+
+    /// Takes snapshot `name` in `namespace` (a group snapshot's member, for one).
+    pub(crate) async fn create_snap_in(
+        &self,
+        name: &str,
+        namespace: &SnapshotNamespace,
+    ) -> Result<u64> {
         self.check_snap_op()?;
         if name.is_empty() {
             return Err(Error::InvalidArgument("empty snapshot name"));
@@ -257,7 +266,7 @@ impl Image {
         let header = self.header_object();
         let id = loop {
             let id = self.data_pool_io().create_selfmanaged_snap().await?.0;
-            let add = s::snapshot_add(id, name, &SnapshotNamespace::User)?;
+            let add = s::snapshot_add(id, name, namespace)?;
             match add.call(&self.io, &header).await {
                 Ok(_) => break id,
                 // another snapshot got a newer id first: allocate again
@@ -585,9 +594,27 @@ impl Image {
         name: &str,
         mut progress: impl FnMut(u64, u64),
     ) -> Result<()> {
+        let info = self.snap_info(name).await?;
+        self.rollback_to_info(info, &mut progress).await
+    }
+
+    /// Rolls back to snapshot `id` of any namespace (a group snapshot's member).
+    pub(crate) async fn rollback_to_snap_id(
+        &mut self,
+        id: u64,
+        mut progress: impl FnMut(u64, u64),
+    ) -> Result<()> {
+        let info = self.snap_info_by_id(id).await?;
+        self.rollback_to_info(info, &mut progress).await
+    }
+
+    async fn rollback_to_info(
+        &mut self,
+        info: SnapInfo,
+        progress: &mut impl FnMut(u64, u64),
+    ) -> Result<()> {
         self.check_snap_op()?;
         self.check_writable()?;
-        let info = self.snap_info(name).await?;
         let id = info.id;
         if self.info.size != info.size {
             self.resize(info.size, true).await?;
@@ -618,7 +645,7 @@ impl Image {
             progress(done, n);
         }
         drop(guard);
-        info!(image = self.info.name, snap = name, "rolled back");
+        info!(image = self.info.name, snap = info.name, "rolled back");
         self.notify_header_update().await;
         Ok(())
     }

@@ -22,6 +22,7 @@ mod rbd_clone;
 mod rbd_copy;
 mod rbd_diff;
 mod rbd_format;
+mod rbd_group;
 mod rbd_io;
 mod rbd_lock;
 mod rbd_namespace;
@@ -130,6 +131,9 @@ pub enum Action {
     /// RBD namespaces of a pool (like `rbd namespace create|ls|rm`).
     #[command(subcommand)]
     Namespace(rbd_namespace::NamespaceArgs),
+    /// Groups of images and group snapshots (like `rbd group ...`).
+    #[command(subcommand)]
+    Group(rbd_group::GroupArgs),
 }
 
 /// Runs a subcommand.
@@ -171,5 +175,6 @@ pub async fn run(global: &GlobalArgs, command: Action) -> Result<ExitCode, CliEr
         Action::Clone(a) => rbd_clone::run_clone(global, a).await,
         Action::Flatten(a) => rbd_clone::run_flatten(global, a).await,
         Action::Children(a) => rbd_clone::run_children(global, a).await,
+        Action::Group(a) => rbd_group::run(global, a).await,
     }
 }

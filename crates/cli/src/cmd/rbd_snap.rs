@@ -153,6 +153,12 @@ struct NamespaceJson {
     kind: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     original_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pool: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    group: Option<String>,
+    #[serde(rename = "group snap", skip_serializing_if = "Option::is_none")]
+    group_snap: Option<String>,
 }
 
 /// Runs a `snap` subcommand.
@@ -184,7 +190,14 @@ async fn run_on(rados: &rados::Rados, format: Format, args: SnapArgs) -> Result<
             let pool = open_pool(rados, &spec.pool, &spec.namespace).await?;
             let image = pool.open(&spec.image, rbd::OpenMode::ReadOnly).await?;
             let snaps = image.snap_list().await?;
-            print_list(format, a.all, snaps)?;
+            let mut groups = std::collections::BTreeMap::new();
+            for s in snaps.iter().filter(|_| a.all) {
+                // as `rbd`: a group namespace that cannot be resolved shows as "group"
+                if let Ok(Some(g)) = image.snap_group_namespace(&s.namespace).await {
+                    groups.insert(s.id, g);
+                }
+            }
+            print_list(format, a.all, snaps, &groups)?;
         }
         SnapArgs::Rm(a) => {
             let (spec, snap) = a.spec.resolve(true)?;
@@ -302,7 +315,12 @@ async fn purge(image: &rbd::Image, no_progress: bool) -> Result<(), CliError> {
     Ok(())
 }
 
-fn print_list(format: Format, all: bool, snaps: Vec<rbd::SnapInfo>) -> Result<(), CliError> {
+fn print_list(
+    format: Format,
+    all: bool,
+    snaps: Vec<rbd::SnapInfo>,
+    groups: &std::collections::BTreeMap<u64, rbd::group::GroupSnapNamespace>,
+) -> Result<(), CliError> {
     let snaps: Vec<rbd::SnapInfo> = snaps
         .into_iter()
         .filter(|s| all || s.namespace == rbd::cls::snap::SnapshotNamespace::User)
@@ -336,6 +354,9 @@ fn print_list(format: Format, all: bool, snaps: Vec<rbd::SnapInfo>) -> Result<()
                         }
                         _ => None,
                     },
+                    pool: groups.get(&s.id).map(|g| g.pool_name.clone()),
+                    group: groups.get(&s.id).map(|g| g.group_name.clone()),
+                    group_snap: groups.get(&s.id).map(|g| g.group_snap_name.clone()),
                 }),
             })
             .collect();
@@ -363,6 +384,14 @@ fn print_list(format: Format, all: bool, snaps: Vec<rbd::SnapInfo>) -> Result<()
                 row.push(match &s.namespace {
                     rbd::cls::snap::SnapshotNamespace::Trash { original_name, .. } => {
                         format!("trash ({original_name})")
+                    }
+                    _ if groups.contains_key(&s.id) => {
+                        groups.get(&s.id).map_or_else(String::new, |g| {
+                            format!(
+                                "group ({}/{}@{})",
+                                g.pool_name, g.group_name, g.group_snap_name
+                            )
+                        })
                     }
                     n => n.type_name().to_owned(),
                 });

@@ -2,6 +2,7 @@
 //! encoders and reply decoders, plain functions so they can be tested and fuzzed without
 //! a cluster. [`Method`] names a call; the `decode_*` functions never panic.
 
+pub mod group;
 pub mod parent;
 pub mod rbd;
 pub mod snap;
