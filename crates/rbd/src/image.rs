@@ -199,8 +199,14 @@ impl Image {
     /// watching the header. Nothing is cached. Dropping a handle instead releases the lock
     /// in the background.
     pub async fn close(self) -> Result<()> {
+        // the last handle of this open (its clones share `snapc`) releases the lock. The
+        // lock state's own count is no guide: the header watch task holds it for a moment
+        // while it answers a notify (our own HEADER_UPDATE after a snapshot, say), and a
+        // close then skipped left the lock to a dead owner, which the next client had to
+        // blocklist (30 s)
+        let last = Arc::strong_count(&self.snapc) == 1;
         match self.lock {
-            Some(lock) if Arc::strong_count(&lock) == 1 => lock.shutdown().await,
+            Some(lock) if last => lock.shutdown().await,
             _ => Ok(()),
         }
     }
