@@ -129,7 +129,22 @@ fn export_format_2_both_ways() {
             std::fs::read(&theirs_file).unwrap(),
         );
         assert_eq!(ours.len(), theirs.len());
-        assert!(ours == theirs, "export files differ");
+        // identical, except that Pacific's `rbd` gives the protection record ('p', one
+        // byte of payload) a length of 8 where later releases (and we) write 1
+        for (at, (a, b)) in ours.iter().zip(&theirs).enumerate() {
+            if a == b {
+                continue;
+            }
+            let pacific_quirk = *a == 1 && *b == 8 && at > 0 && ours[at - 1] == b'p';
+            let from = at.saturating_sub(16);
+            let end = (at + 32).min(ours.len());
+            assert!(
+                pacific_quirk,
+                "export files differ at byte {at}:\n ours   {:02x?}\n theirs {:02x?}",
+                &ours[from..end],
+                &theirs[from..end]
+            );
+        }
 
         // rbd's file -> ours
         let by_us = unique_name("rbd-exp2-imp-us");
