@@ -142,6 +142,9 @@ pub enum Error {
     /// The image belongs to a group: remove it from the group first (EMLINK, as librbd).
     #[error("image {0} belongs to a group")]
     ImageInGroup(String),
+    /// The image is not being migrated (EINVAL, as librbd's `migration_status`).
+    #[error("image {0} is not being migrated")]
+    NotMigrating(String),
 }
 
 impl Error {
@@ -181,6 +184,7 @@ impl Error {
             Error::GroupNotFound(_) => Errno::ENOENT,
             Error::GroupExists(_) => Errno::EEXIST,
             Error::ImageInGroup(_) => Errno::EMLINK,
+            Error::NotMigrating(_) => Errno::EINVAL,
         };
         e.as_result()
     }

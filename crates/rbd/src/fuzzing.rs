@@ -33,6 +33,10 @@ pub fn cls_replies(data: &[u8]) {
     let _ = crate::cls::group::decode_image_group_get(data);
     let _ = crate::cls::group::decode_group_snap(data);
     let _ = crate::cls::group::decode_group_snap_list(data);
+    // mirroring and migration records (cls/mirror.rs)
+    let _ = crate::cls::mirror::decode_mirror_mode(data);
+    let _ = crate::cls::mirror::decode_mirror_image(data);
+    let _ = crate::cls::mirror::decode_migration_spec(data);
     if let Ok(info) = denc::decode_exact::<rados::cls::lock::LockInfo>(data) {
         let _ = crate::advisory_lock::lockers_of(&info);
     }

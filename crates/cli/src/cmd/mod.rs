@@ -28,6 +28,7 @@ mod rbd_lock;
 mod rbd_namespace;
 mod rbd_progress;
 mod rbd_snap;
+mod rbd_status;
 mod rbd_trash;
 mod status;
 
@@ -41,7 +42,8 @@ use crate::global::GlobalArgs;
 /// What to do.
 #[derive(Debug, Subcommand)]
 pub enum Action {
-    /// Cluster summary: fsid, monitors, OSDs, pools (like `ceph -s`).
+    /// Cluster summary: fsid, monitors, OSDs, pools (like `ceph -s`); with an image spec,
+    /// the image's watchers and migration (like `rbd status`).
     Status(status::Args),
     /// Send a command to the monitors (like `ceph`): status to stderr, output to stdout,
     /// exit status = the command's errno.

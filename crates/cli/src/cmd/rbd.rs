@@ -385,6 +385,7 @@ async fn run_on(rados: &rados::Rados, format: Format, cmd: RbdCmd) -> Result<(),
             j.protected = protected.map(|p| if p { "true" } else { "false" });
             j.snapshot_limit = Some(image.snap_limit().await?).filter(|&l| l != u64::MAX);
             j.parent = image.parent_info().await?.map(Into::into);
+            j.mirroring = crate::cmd::rbd_format::mirroring_of(&image).await;
             match format {
                 Format::Plain => print!("{}", j.plain()),
                 _ => print_json(format, &j)?,

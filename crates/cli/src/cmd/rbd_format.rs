@@ -145,6 +145,43 @@ pub struct InfoJson {
     /// Stripe count (striping images).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stripe_count: Option<u64>,
+    /// The journal's id (journaling images).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub journal: Option<String>,
+    /// Mirroring (journaling images, and images with mirroring enabled).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mirroring: Option<MirroringJson>,
+}
+
+/// The `mirroring` section of `rbd info` (tools/rbd/action/Info.cc).
+#[derive(Debug, serde::Serialize)]
+pub struct MirroringJson {
+    /// `journal` or `snapshot`.
+    pub mode: &'static str,
+    /// `enabled`, `disabled`, `disabling`.
+    pub state: &'static str,
+    /// Global image id (not when disabled).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub global_id: Option<String>,
+    /// Primary (not when disabled).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub primary: Option<bool>,
+}
+
+impl MirroringJson {
+    /// Info.cc's section for `info`: `None` when it prints none.
+    pub fn new(features: u64, info: &rbd::MirrorImageInfo) -> Option<MirroringJson> {
+        let disabled = info.state == rbd::cls::mirror::MirrorImageState::Disabled;
+        if features & rbd::features::JOURNALING == 0 && disabled {
+            return None;
+        }
+        Some(MirroringJson {
+            mode: info.mode.name(),
+            state: info.state.name(),
+            global_id: (!disabled).then(|| info.global_id.clone()),
+            primary: (!disabled).then_some(info.primary),
+        })
+    }
 }
 
 impl InfoJson {
@@ -174,6 +211,8 @@ impl InfoJson {
             parent: None,
             stripe_unit: striping.then_some(info.stripe_unit),
             stripe_count: striping.then_some(info.stripe_count),
+            journal: (info.features & rbd::features::JOURNALING != 0).then(|| info.id.clone()),
+            mirroring: None,
         }
     }
 
@@ -239,7 +278,30 @@ impl InfoJson {
             let _ = writeln!(o, "\tstripe unit: {}", byte_u(su));
             let _ = writeln!(o, "\tstripe count: {sc}");
         }
+        if let Some(j) = &self.journal {
+            let _ = writeln!(o, "\tjournal: {j}");
+        }
+        if let Some(m) = &self.mirroring {
+            let _ = writeln!(o, "\tmirroring state: {}", m.state);
+            if let (Some(g), Some(p)) = (&m.global_id, m.primary) {
+                let _ = writeln!(o, "\tmirroring mode: {}", m.mode);
+                let _ = writeln!(o, "\tmirroring global id: {g}");
+                let _ = writeln!(o, "\tmirroring primary: {p}");
+            }
+        }
         o
+    }
+}
+
+/// The `mirroring` section of `rbd info` for `image`; a failure to read it (journal-mode
+/// mirroring's primary flag is not read by this client) is reported and the section left out.
+pub async fn mirroring_of(image: &rbd::Image) -> Option<MirroringJson> {
+    match image.mirror_image_get_info().await {
+        Ok(m) => MirroringJson::new(image.info().features, &m),
+        Err(e) => {
+            eprintln!("rbd: getting mirror image info failed: {e}");
+            None
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 //! a cluster. [`Method`] names a call; the `decode_*` functions never panic.
 
 pub mod group;
+pub mod mirror;
 pub mod parent;
 pub mod rbd;
 pub mod snap;
