@@ -275,7 +275,7 @@ fn a_watch_survives_a_restart_of_its_primary_osd() {
             .unwrap();
         // the watch is re-attached wherever the object's PG is served now, and again when
         // the restarted OSD takes its PGs back; notifies keep arriving
-        let deadline = Instant::now() + Duration::from_secs(90);
+        let deadline = Instant::now() + Duration::from_secs(180);
         let mut delivered = 0;
         while delivered < 3 {
             assert!(Instant::now() < deadline, "notifies stopped arriving");
