@@ -4,19 +4,12 @@
 //! and exit status. Each test works in a namespace of its own, runs of 1-2 seconds.
 
 use std::collections::BTreeSet;
-use std::process::{Command, Output};
+use std::process::Output;
 
-use interop_tests::{ceph_conf, ceph_json, ceph_tool, try_ceph_tool, unique_name};
+use interop_tests::{ceph_json, ceph_tool, try_ceph_tool, unique_name};
 
-fn rbd_rs(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rbd-rs"))
-        .arg("-c")
-        .arg(ceph_conf())
-        .args(args)
-        .env_remove("CEPH_ARGS")
-        .output()
-        .expect("running rbd-rs")
-}
+mod common;
+use common::rbd_rs;
 
 fn ok(o: Output) -> Output {
     assert!(

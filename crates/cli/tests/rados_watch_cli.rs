@@ -9,17 +9,10 @@ use std::time::Duration;
 
 use interop_tests::{ceph_conf, ceph_tool, tool_command, try_ceph_tool, unique_name};
 
-const POOL: &str = "rbd";
+mod common;
+use common::rbd_rs;
 
-fn rbd_rs(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rbd-rs"))
-        .arg("-c")
-        .arg(ceph_conf())
-        .args(args)
-        .env_remove("CEPH_ARGS")
-        .output()
-        .expect("running rbd-rs")
-}
+const POOL: &str = "rbd";
 
 /// A running watch (`rados` or `rbd-rs rados`) and its stdout lines.
 struct Watcher {

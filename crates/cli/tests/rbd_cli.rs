@@ -1,31 +1,14 @@
 //! `rbd-rs create|ls|info|rm|rename|resize|import|export|image-meta|pool init` against the
 //! real cluster of `CEPH_CONF` (fails without one), compared with the host's `rbd`.
 
-use std::process::{Command, Output};
+use std::process::Command;
 
 use interop_tests::{
     ceph_conf, ceph_tool, pattern, rbd_tool as rbd, scratch_dir, serial, try_ceph_tool, unique_name,
 };
 
-fn rbd_rs(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rbd-rs"))
-        .arg("-c")
-        .arg(ceph_conf())
-        .args(args)
-        .env_remove("CEPH_ARGS")
-        .output()
-        .expect("running rbd-rs")
-}
-
-fn ok(args: &[&str]) -> String {
-    let o = rbd_rs(args);
-    assert!(
-        o.status.success(),
-        "rbd-rs {args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8(o.stdout).unwrap()
-}
+mod common;
+use common::{ok, rbd_rs};
 
 #[test]
 fn create_info_ls_match_rbd() {

@@ -2,22 +2,13 @@
 //! without one), compared with the host's `rbd`: the same bytes, features and metadata in
 //! the copy, the same (empty) output, the same exit status on a taken name.
 
-use std::process::{Command, Output};
-
 use interop_tests::{
-    ceph_conf, ceph_tool, pattern, rbd_tool as rbd, rbd_tool_json as rbd_json, scratch_dir,
-    tool_view, try_ceph_tool, unique_name,
+    ceph_tool, pattern, rbd_tool as rbd, rbd_tool_json as rbd_json, scratch_dir, tool_view,
+    try_ceph_tool, unique_name,
 };
 
-fn rbd_rs(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rbd-rs"))
-        .arg("-c")
-        .arg(ceph_conf())
-        .args(args)
-        .env_remove("CEPH_ARGS")
-        .output()
-        .expect("running rbd-rs")
-}
+mod common;
+use common::rbd_rs;
 
 fn export(spec: &str) -> Vec<u8> {
     let dir = scratch_dir("rbd-cp-cli");

@@ -2,29 +2,10 @@
 //! compared with the host's `rbd`: the same listings (plain and JSON) for groups, members
 //! and group snapshots made by either tool, and `snap ls --all` of member images.
 
-use std::process::{Command, Output};
+use interop_tests::{rbd_tool as rbd, unique_name};
 
-use interop_tests::{ceph_conf, rbd_tool as rbd, unique_name};
-
-fn rbd_rs(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rbd-rs"))
-        .arg("-c")
-        .arg(ceph_conf())
-        .args(args)
-        .env_remove("CEPH_ARGS")
-        .output()
-        .expect("running rbd-rs")
-}
-
-fn ok(args: &[&str]) -> String {
-    let o = rbd_rs(args);
-    assert!(
-        o.status.success(),
-        "rbd-rs {args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8(o.stdout).unwrap()
-}
+mod common;
+use common::{ok, rbd_rs};
 
 /// `group snap ls`: the same as Pacific's `rbd`; Reef and later print another table (an
 /// ID column, "complete" for "ok"), so there only the names are compared.

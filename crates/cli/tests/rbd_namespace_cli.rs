@@ -1,29 +1,10 @@
 //! `rbd-rs namespace create|ls|rm` against the real cluster of `CEPH_CONF` (fails without
 //! one), compared with the host's `rbd`.
 
-use std::process::{Command, Output};
+use interop_tests::{rbd_tool as rbd, unique_name};
 
-use interop_tests::{ceph_conf, rbd_tool as rbd, unique_name};
-
-fn rbd_rs(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rbd-rs"))
-        .arg("-c")
-        .arg(ceph_conf())
-        .args(args)
-        .env_remove("CEPH_ARGS")
-        .output()
-        .expect("running rbd-rs")
-}
-
-fn ok(args: &[&str]) -> String {
-    let o = rbd_rs(args);
-    assert!(
-        o.status.success(),
-        "rbd-rs {args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8(o.stdout).unwrap()
-}
+mod common;
+use common::{ok, rbd_rs};
 
 /// Our namespace's line(s) in a listing (other tests create namespaces too).
 fn mine(out: &str, ns: &str) -> Vec<String> {

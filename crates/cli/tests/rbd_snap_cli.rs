@@ -2,29 +2,10 @@
 //! of `CEPH_CONF` (fails without one), compared with the host's `rbd`: the same listings
 //! (plain and JSON), and changes made by one seen by the other.
 
-use std::process::{Command, Output};
+use interop_tests::{pattern, rbd_tool as rbd, scratch_dir, serial, unique_name};
 
-use interop_tests::{ceph_conf, pattern, rbd_tool as rbd, scratch_dir, serial, unique_name};
-
-fn rbd_rs(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rbd-rs"))
-        .arg("-c")
-        .arg(ceph_conf())
-        .args(args)
-        .env_remove("CEPH_ARGS")
-        .output()
-        .expect("running rbd-rs")
-}
-
-fn ok(args: &[&str]) -> String {
-    let o = rbd_rs(args);
-    assert!(
-        o.status.success(),
-        "rbd-rs {args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8(o.stdout).unwrap()
-}
+mod common;
+use common::{ok, rbd_rs};
 
 fn json(s: &str) -> serde_json::Value {
     serde_json::from_str(s).unwrap_or_else(|e| panic!("{e}: {s}"))

@@ -3,29 +3,12 @@
 //! python3-rbd holds open, a migration being prepared/executed, snapshot mirroring.
 
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Output, Stdio};
+use std::process::Stdio;
 
-use interop_tests::{ceph_conf, python3, rbd_tool as rbd, tool_conf, try_ceph_tool, unique_name};
+use interop_tests::{python3, rbd_tool as rbd, tool_conf, try_ceph_tool, unique_name};
 
-fn rbd_rs(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rbd-rs"))
-        .arg("-c")
-        .arg(ceph_conf())
-        .args(args)
-        .env_remove("CEPH_ARGS")
-        .output()
-        .expect("running rbd-rs")
-}
-
-fn ok(args: &[&str]) -> String {
-    let o = rbd_rs(args);
-    assert!(
-        o.status.success(),
-        "rbd-rs {args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8(o.stdout).unwrap()
-}
+mod common;
+use common::ok;
 
 /// `cmd SPEC` prints the same as rbd's, plain and JSON.
 fn same(cmd: &str, spec: &str) {
