@@ -424,3 +424,24 @@ pub fn rbd_tool_json(args: &[&str]) -> serde_json::Value {
     serde_json::from_str(&out)
         .unwrap_or_else(|e| panic!("rbd {} printed no JSON ({e}): {out}", args.join(" ")))
 }
+
+/// The bytes of `spec` (`[pool/]image[@snap]`) as the reference `rbd export` writes them,
+/// through a scratch file.
+pub fn rbd_export(spec: &str) -> Vec<u8> {
+    let dir = scratch_dir("rbd-export");
+    let file = dir.join(unique_name("exp"));
+    ceph_tool("rbd", &["export", spec, &tool_view(&file), "--no-progress"]);
+    let data = std::fs::read(&file).unwrap_or_else(|e| panic!("reading the export: {e}"));
+    let _ = std::fs::remove_file(&file);
+    data
+}
+
+/// The reference `rbd object-map check SPEC` succeeds.
+pub fn assert_object_map_valid(spec: &str) {
+    let o = try_ceph_tool("rbd", &["object-map", "check", spec]);
+    assert!(
+        o.status.success(),
+        "object-map check {spec}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}

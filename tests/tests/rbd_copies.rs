@@ -7,32 +7,13 @@
 //! zero runs without changing a byte.
 
 use interop_tests::{
-    ceph_tool, connect, pattern, rbd_pool as pool, rbd_tool as rbd, rbd_tool_json as rbd_json, run,
-    scratch_dir, tool_view, try_ceph_tool, unique_name,
+    assert_object_map_valid, ceph_tool, connect, pattern, rbd_export, rbd_pool as pool,
+    rbd_tool as rbd, rbd_tool_json as rbd_json, run, scratch_dir, tool_view, unique_name,
 };
 use rbd::{CopyOptions, CreateOptions, OpenMode};
 
 const DEFAULT_FEATURES: u64 = 61;
 const OBJ: u64 = 1 << 20;
-
-fn assert_object_map_valid(spec: &str) {
-    let o = try_ceph_tool("rbd", &["object-map", "check", spec]);
-    assert!(
-        o.status.success(),
-        "object-map check {spec}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
-
-/// `rbd export SPEC` into a scratch file, read back.
-fn export(spec: &str) -> Vec<u8> {
-    let dir = scratch_dir("rbd-copy-export");
-    let file = dir.join(unique_name("exp"));
-    ceph_tool("rbd", &["export", spec, &tool_view(&file)]);
-    let data = std::fs::read(&file).unwrap();
-    let _ = std::fs::remove_file(&file);
-    data
-}
 
 /// The data objects of image `name` in pool `rbd` (as `rados ls` lists them).
 fn data_objects(name: &str) -> usize {
@@ -95,7 +76,7 @@ fn copies_made_here_read_the_same_through_librbd() {
             .unwrap();
         assert!(calls > 0);
         image.close().await.unwrap();
-        assert_eq!(export(&copy), head_want);
+        assert_eq!(rbd_export(&copy), head_want);
         let (src_info, dst_info) = (rbd_json(&["info", &name]), rbd_json(&["info", &copy]));
         for field in ["size", "order", "features", "object_size"] {
             assert_eq!(src_info[field], dst_info[field], "{field}");
@@ -122,7 +103,7 @@ fn copies_made_here_read_the_same_through_librbd() {
             .await
             .unwrap();
         at_snap.close().await.unwrap();
-        assert_eq!(export(&copy2), snap_want);
+        assert_eq!(rbd_export(&copy2), snap_want);
         let info2 = rbd_json(&["info", &copy2]);
         assert_eq!(info2["order"], 21);
         assert_eq!(info2["stripe_unit"], 65536);
@@ -132,7 +113,7 @@ fn copies_made_here_read_the_same_through_librbd() {
         // librbd copies our image: the same bytes
         let copy3 = unique_name("rbd-copy-librbd");
         rbd(&["cp", &name, &copy3, "--no-progress"]);
-        assert_eq!(export(&copy3), head_want);
+        assert_eq!(rbd_export(&copy3), head_want);
 
         rbd(&["snap", "purge", &name, "--no-progress"]);
         for n in [&name, &copy, &copy2, &copy3] {
@@ -170,7 +151,7 @@ fn images_written_by_librbd_copy_here() {
             .await
             .unwrap();
         image.close().await.unwrap();
-        assert_eq!(export(&copy), data);
+        assert_eq!(rbd_export(&copy), data);
         assert_object_map_valid(&copy);
         // the default sparse size is the object size: only the object with data
         assert_eq!(data_objects(&copy), 1);
@@ -203,7 +184,7 @@ fn sparsify_drops_zero_objects_and_keeps_bytes() {
         image.close().await.unwrap();
         // object 5 held only zeros: gone; objects 0, 2, 3 stay
         assert_eq!(data_objects(&name), 3);
-        assert_eq!(export(&name), want);
+        assert_eq!(rbd_export(&name), want);
         assert_object_map_valid(&name);
         let du = rbd_json(&["du", &name]);
         let used = du["images"][0]["used_size"].as_u64().unwrap();

@@ -7,22 +7,12 @@
 //! with snapshots made by either tool are just as faithful.
 
 use interop_tests::{
-    ceph_tool, connect, pattern, rbd_pool as pool, rbd_tool as rbd, rbd_tool_json as rbd_json, run,
-    scratch_dir, tool_view, unique_name,
+    ceph_tool, connect, pattern, rbd_export, rbd_pool as pool, rbd_tool as rbd,
+    rbd_tool_json as rbd_json, run, scratch_dir, tool_view, unique_name,
 };
 use rbd::{CopyOptions, CreateOptions, OpenMode};
 
 const OBJ: u64 = 1 << 20;
-
-/// `rbd export SPEC` (raw bytes) through a scratch file.
-fn export(spec: &str) -> Vec<u8> {
-    let dir = scratch_dir("rbd-export-v2");
-    let file = dir.join(unique_name("raw"));
-    ceph_tool("rbd", &["export", spec, &tool_view(&file), "--no-progress"]);
-    let data = std::fs::read(&file).unwrap();
-    let _ = std::fs::remove_file(&file);
-    data
-}
 
 /// What a faithful copy must share: snapshot names, sizes and protection, the bytes at
 /// each snapshot and the head, the metadata.
@@ -45,12 +35,12 @@ fn assert_same_image(a: &str, b: &str) {
     assert_eq!(sa, sb, "snapshots");
     for (name, _, _) in &sa {
         assert_eq!(
-            export(&format!("{a}@{name}")),
-            export(&format!("{b}@{name}")),
+            rbd_export(&format!("{a}@{name}")),
+            rbd_export(&format!("{b}@{name}")),
             "@{name}"
         );
     }
-    assert_eq!(export(a), export(b), "head");
+    assert_eq!(rbd_export(a), rbd_export(b), "head");
     assert_eq!(
         rbd_json(&["image-meta", "list", a]),
         rbd_json(&["image-meta", "list", b])

@@ -10,8 +10,8 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::Stdio;
 
 use interop_tests::{
-    ceph_tool, connect, pattern, rbd_pool as pool, rbd_tool as rbd, rbd_tool_json as rbd_json, run,
-    scratch_dir, tool_view, try_ceph_tool, unique_name,
+    assert_object_map_valid, connect, pattern, rbd_export, rbd_pool as pool, rbd_tool as rbd,
+    rbd_tool_json as rbd_json, run, try_ceph_tool, unique_name,
 };
 use rados::Errno;
 use rbd::{CreateOptions, Error, OpenMode};
@@ -25,25 +25,6 @@ fn create_opts(size: u64) -> CreateOptions {
     o.order = Some(20);
     o.features = Some(DEFAULT_FEATURES);
     o
-}
-
-fn assert_object_map_valid(spec: &str) {
-    let o = try_ceph_tool("rbd", &["object-map", "check", spec]);
-    assert!(
-        o.status.success(),
-        "object-map check {spec}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
-
-/// `rbd export SPEC` into a scratch file, read back.
-fn export(spec: &str) -> Vec<u8> {
-    let dir = scratch_dir("rbd-snap-export");
-    let file = dir.join(unique_name("exp"));
-    ceph_tool("rbd", &["export", spec, &tool_view(&file)]);
-    let data = std::fs::read(&file).unwrap();
-    let _ = std::fs::remove_file(&file);
-    data
 }
 
 fn snap_ls(name: &str) -> Vec<serde_json::Value> {
@@ -93,8 +74,11 @@ fn snapshots_made_here_are_seen_by_rbd() {
         assert_eq!(ls[0]["size"], size);
         assert_eq!(ls[0]["protected"], "false");
         assert_eq!(ls[0]["timestamp"], ctime(info.timestamp.sec));
-        assert!(export(&format!("{name}@s1")) == want_a, "rbd export @s1");
-        assert!(export(&name) == want_b, "rbd export head");
+        assert!(
+            rbd_export(&format!("{name}@s1")) == want_a,
+            "rbd export @s1"
+        );
+        assert!(rbd_export(&name) == want_b, "rbd export head");
         let at = pool.open_at_snap(&name, "s1").await.unwrap();
         assert!(
             at.read(0, size).await.unwrap()[..] == want_a[..],
@@ -153,7 +137,7 @@ fn snapshots_made_here_are_seen_by_rbd() {
             "rolled back"
         );
         image.release_lock().await.unwrap();
-        assert!(export(&name) == want_a, "rbd export after rollback");
+        assert!(rbd_export(&name) == want_a, "rbd export after rollback");
         assert_object_map_valid(&name);
         assert_object_map_valid(&format!("{name}@s2"));
 
@@ -190,10 +174,10 @@ fn snapshots_made_by_rbd_are_seen_here() {
         let mut want_b = a.clone();
         want_b[OBJ as usize / 2..OBJ as usize / 2 + b.len()].copy_from_slice(&b);
         assert!(
-            export(&format!("{name}@r1")) == a,
+            rbd_export(&format!("{name}@r1")) == a,
             "r1 changed by a later write"
         );
-        assert!(export(&name) == want_b);
+        assert!(rbd_export(&name) == want_b);
 
         let ls = snap_ls(&name);
         let list = image.snap_list().await.unwrap();
@@ -280,9 +264,9 @@ fn snapshot_while_librbd_holds_the_lock() {
         out.read_line(&mut line).unwrap();
         assert_eq!(line.trim(), "snaps ['while-locked']");
         assert!(child.wait().unwrap().success());
-        let at = export(&format!("{name}@while-locked"));
+        let at = rbd_export(&format!("{name}@while-locked"));
         assert!(at[..OBJ as usize].iter().all(|&b| b == 0x11));
-        assert!(export(&name)[..OBJ as usize].iter().all(|&b| b == 0x22));
+        assert!(rbd_export(&name)[..OBJ as usize].iter().all(|&b| b == 0x22));
         assert_object_map_valid(&name);
         assert_object_map_valid(&format!("{name}@while-locked"));
         image.remove_snap("while-locked").await.unwrap();

@@ -95,7 +95,30 @@ where
     Ok(out)
 }
 
+/// The feature bits a copy or import asks for: the source's, less those librbd sets
+/// itself or derives from other options (fast-diff, although "implicitly enabled", is
+/// asked for like the others).
+pub(crate) fn askable_features(f: u64) -> u64 {
+    f & !(features::INTERNAL | features::STRIPINGV2 | features::DATA_POOL | features::NON_PRIMARY)
+}
+
 impl Image {
+    /// The options of a copy of `size` bytes: `opts`, else this image's order, features
+    /// and striping (never its data pool), as `rbd_copy4` / `rbd_deep_copy` do.
+    fn copy_create_options(&self, opts: &CopyOptions, size: u64) -> CreateOptions {
+        let src = &self.info;
+        let (stripe_unit, stripe_count) =
+            opts.striping.unwrap_or((src.stripe_unit, src.stripe_count));
+        CreateOptions {
+            size,
+            order: Some(opts.order.unwrap_or(src.order)),
+            features: Some(askable_features(opts.features.unwrap_or(src.features))),
+            stripe_unit,
+            stripe_count,
+            data_pool: opts.data_pool.clone(),
+        }
+    }
+
     /// Copies this image (its head, or the snapshot the handle is set to) to a new image
     /// `dest_name` of `dest` (`rbd_copy4` with a progress callback `progress(done,
     /// total)`). Zero runs of `sparse_size` stay unallocated in the copy.
@@ -107,26 +130,8 @@ impl Image {
         mut progress: impl FnMut(u64, u64),
     ) -> Result<()> {
         self.check_readable()?;
-        let src = &self.info;
-        let (stripe_unit, stripe_count) =
-            opts.striping.unwrap_or((src.stripe_unit, src.stripe_count));
-        let create = CreateOptions {
-            size: src.size,
-            order: Some(opts.order.unwrap_or(src.order)),
-            // the bits librbd sets itself, or from the other options, are not asked for
-            // (fast-diff, although "implicitly enabled", is asked for like the others)
-            features: Some(
-                opts.features.unwrap_or(src.features)
-                    & !(features::INTERNAL
-                        | features::STRIPINGV2
-                        | features::DATA_POOL
-                        | features::NON_PRIMARY),
-            ),
-            stripe_unit,
-            stripe_count,
-            data_pool: opts.data_pool.clone(),
-        };
-        dest.create(dest_name, &create).await?;
+        dest.create(dest_name, &self.copy_create_options(opts, self.info.size))
+            .await?;
         let copy = dest.open(dest_name, OpenMode::ReadWrite).await?;
         let r = self.copy_data(&copy, opts.sparse_size, &mut progress).await;
         let closed = copy.close().await;
@@ -161,24 +166,9 @@ impl Image {
             .into_iter()
             .filter(|s| s.namespace == crate::cls::snap::SnapshotNamespace::User)
             .collect();
-        let src = &self.info;
-        let (stripe_unit, stripe_count) =
-            opts.striping.unwrap_or((src.stripe_unit, src.stripe_count));
-        let create = CreateOptions {
-            size: snaps.first().map_or(src.size, |s| s.size),
-            order: Some(opts.order.unwrap_or(src.order)),
-            features: Some(
-                opts.features.unwrap_or(src.features)
-                    & !(features::INTERNAL
-                        | features::STRIPINGV2
-                        | features::DATA_POOL
-                        | features::NON_PRIMARY),
-            ),
-            stripe_unit,
-            stripe_count,
-            data_pool: opts.data_pool.clone(),
-        };
-        dest.create(dest_name, &create).await?;
+        let size = snaps.first().map_or(self.info.size, |s| s.size);
+        dest.create(dest_name, &self.copy_create_options(opts, size))
+            .await?;
         let mut copy = dest.open(dest_name, OpenMode::ReadWrite).await?;
         let r = self.deep_copy_data(&mut copy, &snaps, &mut progress).await;
         let closed = copy.close().await;

@@ -17,7 +17,6 @@ use crate::cls::snap::SnapshotNamespace;
 use crate::copy::CopyOptions;
 use crate::create::CreateOptions;
 use crate::error::{Error, Result};
-use crate::features;
 use crate::image::{Image, OpenMode};
 use crate::pool::Rbd;
 
@@ -259,12 +258,10 @@ impl Rbd {
         let create = CreateOptions {
             size: 0,
             order,
-            features: opts.features.or(props.features).map(|f| {
-                f & !(features::INTERNAL
-                    | features::STRIPINGV2
-                    | features::DATA_POOL
-                    | features::NON_PRIMARY)
-            }),
+            features: opts
+                .features
+                .or(props.features)
+                .map(crate::copy::askable_features),
             stripe_unit,
             stripe_count,
             data_pool: opts.data_pool.clone(),

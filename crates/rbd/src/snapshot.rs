@@ -422,6 +422,25 @@ impl Image {
         Ok(())
     }
 
+    /// Snapshot `id`'s object map, when it loads and the snapshot's flags do not say it is
+    /// invalid (`None` otherwise: the caller treats the map as unknown).
+    async fn valid_snap_object_map(&self, id: u64) -> Result<Option<BitVector2>> {
+        let snap_flags = m::decode_u64(
+            "get_flags",
+            &m::get_flags(id)?
+                .call(&self.io, &self.header_object())
+                .await?,
+        )?;
+        if snap_flags & flags::OBJECT_MAP_INVALID != 0 {
+            return Ok(None);
+        }
+        let oid = snap_object_map_object(&self.info.id, id);
+        Ok(match om::load()?.call(&self.io, &oid).await {
+            Ok(b) => om::decode_load(&b).ok(),
+            Err(_) => None,
+        })
+    }
+
     /// object_map/SnapshotRemoveRequest: with fast-diff, fold the removed map into the
     /// next newer one (or flag that one invalid); then remove the snapshot's map object.
     async fn remove_snap_object_map(&self, id: u64, held: Option<&Held>) -> Result<()> {
@@ -434,18 +453,8 @@ impl Image {
                 .filter(|&s| s > id)
                 .min()
                 .unwrap_or(m::NOSNAP);
-            let snap_flags = m::decode_u64(
-                "get_flags",
-                &m::get_flags(id)?
-                    .call(&self.io, &self.header_object())
-                    .await?,
-            )?;
-            let loaded = match om::load()?.call(&self.io, &oid).await {
-                Ok(b) => om::decode_load(&b).ok(),
-                Err(_) => None,
-            };
-            match loaded {
-                Some(map) if snap_flags & flags::OBJECT_MAP_INVALID == 0 => {
+            match self.valid_snap_object_map(id).await? {
+                Some(map) => {
                     let next_oid = snap_object_map_object(&self.info.id, next);
                     s::object_map_snap_remove(&map)?
                         .call(&self.io, &next_oid)
@@ -653,20 +662,9 @@ impl Image {
     /// object_map/SnapshotRollbackRequest: the head's map becomes the snapshot's (flagged
     /// invalid when the snapshot's was).
     async fn rollback_object_map(&self, id: u64, held: Option<&Held>) -> Result<()> {
-        let snap_oid = snap_object_map_object(&self.info.id, id);
         let head = names::object_map_object(&self.info.id);
-        let snap_flags = m::decode_u64(
-            "get_flags",
-            &m::get_flags(id)?
-                .call(&self.io, &self.header_object())
-                .await?,
-        )?;
-        let map = match om::load()?.call(&self.io, &snap_oid).await {
-            Ok(b) => om::decode_load(&b).ok(),
-            Err(_) => None,
-        };
-        match map {
-            Some(map) if snap_flags & flags::OBJECT_MAP_INVALID == 0 => {
+        match self.valid_snap_object_map(id).await? {
+            Some(map) => {
                 let bytes = denc::encode_to_vec(&map).map_err(|e| Error::Rados(e.into()))?;
                 self.io.write_full(&head, bytes).await?;
             }
