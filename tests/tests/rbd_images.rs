@@ -5,8 +5,8 @@
 
 use bytes::Bytes;
 use interop_tests::{
-    ceph_tool, connect, pattern, rbd_pool as pool, rbd_tool as rbd, rbd_tool_json as rbd_json, run,
-    scratch_dir, tool_view, try_ceph_tool, unique_name,
+    assert_object_map_valid, ceph_tool, connect, pattern, rbd_pool as pool, rbd_tool as rbd,
+    rbd_tool_json as rbd_json, run, scratch_dir, tool_view, try_ceph_tool, unique_name,
 };
 use rados::Errno;
 use rbd::{CreateOptions, Error, OpenMode};
@@ -386,6 +386,50 @@ fn bad_input_is_refused_cleanly() {
         assert!(rw.read(0, 10).await.unwrap().iter().all(|&b| b == 0));
         let out = try_ceph_tool("rbd", &["rm", &name]);
         assert!(out.status.success());
+        rados.shutdown().await;
+    });
+}
+
+#[test]
+fn listing_one_at_a_time_and_removal_with_progress() {
+    run(async {
+        let rados = connect().await;
+        let pool = pool(&rados).await;
+        let name = unique_name("rbd-rmprog");
+        // default features: object map on, so only the written objects are removed
+        let size = 64u64 << 20;
+        let id = pool.create(&name, &CreateOptions::new(size)).await.unwrap();
+        let image = pool.open(&name, OpenMode::ReadWrite).await.unwrap();
+        image.write(0, pattern(4096, 1)).await.unwrap();
+        image.write(5 << 22, pattern(4096, 2)).await.unwrap();
+        image.close().await.unwrap();
+        assert_object_map_valid(&name);
+
+        // the iterator gives what the list and `rbd ls` give, in the same order
+        let mut iter = pool.images();
+        let mut one_by_one = Vec::new();
+        while let Some(spec) = iter.next().await.unwrap() {
+            one_by_one.push(spec);
+        }
+        assert_eq!(one_by_one, pool.list().await.unwrap());
+        assert!(one_by_one.iter().any(|s| s.name == name && s.id == id));
+        // (other tests of this binary create and remove images meanwhile, so only ours
+        // is compared with `rbd ls`)
+        assert!(rbd(&["ls"]).lines().any(|l| l == name));
+
+        let mut calls = Vec::new();
+        pool.remove_with_progress(&name, |done, total| calls.push((done, total)))
+            .await
+            .unwrap();
+        assert_eq!(calls.len(), 16, "{calls:?}");
+        assert_eq!(calls.last(), Some(&(16, 16)));
+        assert!(calls.windows(2).all(|w| w[0].0 < w[1].0));
+        let objs = String::from_utf8(ceph_tool("rados", &["-p", "rbd", "ls"]).stdout).unwrap();
+        assert!(
+            !objs.contains(&id),
+            "objects of the removed image left: {objs}"
+        );
+        assert!(!rbd(&["ls"]).lines().any(|l| l == name));
         rados.shutdown().await;
     });
 }

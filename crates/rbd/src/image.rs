@@ -397,8 +397,9 @@ impl Image {
         Ok(())
     }
 
-    /// Removes the data of a removable image (no watchers, no snapshots).
-    pub(crate) async fn remove_checked_data(&self) -> Result<()> {
+    /// Removes the data of a removable image (no watchers, no snapshots);
+    /// `progress(done, total)` counts objects.
+    pub(crate) async fn remove_checked_data(&self, progress: impl FnMut(u64, u64)) -> Result<()> {
         let watchers = self.io.list_watchers(&self.header_object()).await?;
         if !watchers.is_empty() {
             return Err(Error::HasWatchers(watchers.len()));
@@ -411,7 +412,14 @@ impl Image {
             return Err(Error::ImageInGroup(self.info.name.clone()));
         }
         let n = self.info.layout().num_objects(self.info.size);
-        self.remove_objects(0..n).await
+        // nobody else has the image open (no watchers), so the head's map, when the
+        // feature is on and the map is flagged valid, says which objects exist
+        let map = if self.info.features & features::OBJECT_MAP != 0 {
+            self.valid_snap_object_map(m::NOSNAP).await?
+        } else {
+            None
+        };
+        self.remove_objects(n, map.as_ref(), progress).await
     }
 
     // ---- metadata ----

@@ -280,11 +280,29 @@ impl Image {
     }
 
     /// Removes data objects `range` (missing ones are fine).
-    pub(crate) async fn remove_objects(&self, range: std::ops::Range<u64>) -> Result<()> {
+    /// Removes every data object of `0..count` (an image being removed), skipping those a
+    /// valid object map (`map`) says do not exist, as librbd's TrimRequest does;
+    /// `progress(done, count)` is called as objects are done.
+    pub(crate) async fn remove_objects(
+        &self,
+        count: u64,
+        map: Option<&crate::object_map::BitVector2>,
+        mut progress: impl FnMut(u64, u64),
+    ) -> Result<()> {
         let mut set = JoinSet::new();
-        for object_no in range {
+        let mut done = 0;
+        for object_no in 0..count {
+            let absent =
+                map.is_some_and(|m| object_no < m.len() && m.get(object_no) == state::NONEXISTENT);
+            if absent {
+                done += 1;
+                progress(done, count);
+                continue;
+            }
             if set.len() >= MAX_IN_FLIGHT {
                 join_one(&mut set).await?;
+                done += 1;
+                progress(done, count);
             }
             let io = self.data_io.clone();
             let oid = self.object_name(object_no);
@@ -292,6 +310,8 @@ impl Image {
         }
         while !set.is_empty() {
             join_one(&mut set).await?;
+            done += 1;
+            progress(done, count);
         }
         Ok(())
     }

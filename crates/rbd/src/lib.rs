@@ -75,6 +75,6 @@ pub use file::ImageFile;
 pub use image::{Image, ImageInfo, OpenMode};
 pub use migration::MigrationStatus;
 pub use mirror::MirrorImageInfo;
-pub use pool::{ImageSpec, Rbd};
+pub use pool::{ImageIter, ImageSpec, Rbd};
 pub use snapshot::{SnapInfo, remove_flags, snap_object_map_object};
 pub use trash::TrashEntry;

@@ -29,6 +29,42 @@ pub struct ImageSpec {
     pub id: String,
 }
 
+/// The images of a pool, a directory page at a time ([`Rbd::images`]).
+#[derive(Debug)]
+pub struct ImageIter {
+    io: IoCtx,
+    /// The last name returned by the directory (the next page starts after it).
+    after: String,
+    page: std::collections::VecDeque<ImageSpec>,
+    /// The directory has no more pages.
+    done: bool,
+}
+
+impl ImageIter {
+    /// The next image, `None` after the last one. Cancel-safe: a page is only taken
+    /// into the iterator once its read completed.
+    pub async fn next(&mut self) -> Result<Option<ImageSpec>> {
+        if self.page.is_empty() && !self.done {
+            let page = match m::dir_list(&self.after, LIST_PAGE)?
+                .call(&self.io, names::DIRECTORY)
+                .await
+            {
+                Ok(b) => m::decode_dir_list(&b)?,
+                // no directory yet: no images
+                Err(e) if e.is_enoent() => BTreeMap::new(),
+                Err(e) => return Err(e),
+            };
+            self.done = (page.len() as u64) < LIST_PAGE;
+            if let Some(last) = page.keys().next_back() {
+                self.after.clone_from(last);
+            }
+            self.page
+                .extend(page.into_iter().map(|(name, id)| ImageSpec { name, id }));
+        }
+        Ok(self.page.pop_front())
+    }
+}
+
 /// The RBD images of one pool and namespace (librbd's `RBD` calls with an `IoCtx`).
 #[derive(Debug, Clone)]
 pub struct Rbd {
@@ -49,25 +85,22 @@ impl Rbd {
     /// Every image, ordered by name (`rbd_list2`).
     pub async fn list(&self) -> Result<Vec<ImageSpec>> {
         let mut out = Vec::new();
-        let mut after = String::new();
-        loop {
-            let page = match m::dir_list(&after, LIST_PAGE)?
-                .call(&self.io, names::DIRECTORY)
-                .await
-            {
-                Ok(b) => m::decode_dir_list(&b)?,
-                // no directory yet: no images
-                Err(e) if e.is_enoent() => BTreeMap::new(),
-                Err(e) => return Err(e),
-            };
-            let full = page.len() as u64 >= LIST_PAGE;
-            for (name, id) in page {
-                after.clone_from(&name);
-                out.push(ImageSpec { name, id });
-            }
-            if !full {
-                return Ok(out);
-            }
+        let mut images = self.images();
+        while let Some(image) = images.next().await? {
+            out.push(image);
+        }
+        Ok(out)
+    }
+
+    /// The images one at a time, ordered by name, read from the directory a page at a
+    /// time (python's `RBD.list2()` iterator): pools with very many images are listed
+    /// without holding them all.
+    pub fn images(&self) -> ImageIter {
+        ImageIter {
+            io: self.io.clone(),
+            after: String::new(),
+            page: std::collections::VecDeque::new(),
+            done: false,
         }
     }
 
@@ -126,6 +159,17 @@ impl Rbd {
     /// refused while someone watches its header ([`Error::HasWatchers`]) or it has
     /// snapshots ([`Error::HasSnapshots`]).
     pub async fn remove(&self, name: &str) -> Result<()> {
+        self.remove_with_progress(name, |_, _| {}).await
+    }
+
+    /// [`Rbd::remove`] with `progress(done, total)` over the image's data objects
+    /// (`rbd_remove_with_progress`). With a valid object map only the objects it says
+    /// may exist are removed.
+    pub async fn remove_with_progress(
+        &self,
+        name: &str,
+        progress: impl FnMut(u64, u64),
+    ) -> Result<()> {
         let id = self.image_id(name).await?;
         match Image::open(
             self.io.clone(),
@@ -136,7 +180,7 @@ impl Rbd {
         .await
         {
             Ok(image) => {
-                image.remove_checked_data().await?;
+                image.remove_checked_data(progress).await?;
                 // a clone leaves its parent's children list (librbd RemoveRequest)
                 image.detach_child().await?;
             }

@@ -424,7 +424,7 @@ impl Image {
 
     /// Snapshot `id`'s object map, when it loads and the snapshot's flags do not say it is
     /// invalid (`None` otherwise: the caller treats the map as unknown).
-    async fn valid_snap_object_map(&self, id: u64) -> Result<Option<BitVector2>> {
+    pub(crate) async fn valid_snap_object_map(&self, id: u64) -> Result<Option<BitVector2>> {
         let snap_flags = m::decode_u64(
             "get_flags",
             &m::get_flags(id)?

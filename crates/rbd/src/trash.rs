@@ -270,6 +270,17 @@ impl Rbd {
     /// ([`Error::TrashDeferred`]) before its deferment end unless `force`; refused while
     /// it is being moved or restored, has watchers or snapshots.
     pub async fn trash_remove(&self, id: &str, force: bool) -> Result<()> {
+        self.trash_remove_with_progress(id, force, |_, _| {}).await
+    }
+
+    /// [`Rbd::trash_remove`] with `progress(done, total)` over the image's objects
+    /// (`rbd_trash_remove_with_progress`).
+    pub async fn trash_remove_with_progress(
+        &self,
+        id: &str,
+        force: bool,
+        progress: impl FnMut(u64, u64),
+    ) -> Result<()> {
         let entry = self.trash_get(id).await?;
         if u64::from(now().sec) < entry.deferment_end_time && !force {
             return Err(Error::TrashDeferred(entry.deferment_end_time));
@@ -294,7 +305,7 @@ impl Rbd {
         )
         .await
         {
-            Ok(image) => image.remove_checked_data().await,
+            Ok(image) => image.remove_checked_data(progress).await,
             Err(Error::ImageNotFound(_)) => Ok(()),
             Err(e) => Err(e),
         };

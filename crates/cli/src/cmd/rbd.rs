@@ -394,8 +394,9 @@ async fn run_on(rados: &rados::Rados, format: Format, cmd: RbdCmd) -> Result<(),
         RbdCmd::Rm(a) => {
             let spec = a.spec.resolve()?;
             let pool = open_pool(rados, &spec.pool, &spec.namespace).await?;
-            let progress = Progress::spinner("Removing image", a.no_progress);
-            pool.remove(&spec.image).await?;
+            let progress = Progress::bar("Removing image", 0, a.no_progress);
+            pool.remove_with_progress(&spec.image, |done, total| progress.update(done, total))
+                .await?;
             progress.finish();
         }
         RbdCmd::Rename(a) => {

@@ -42,6 +42,14 @@ impl Progress {
         }
     }
 
+    /// `done` of `total` units are done (for work whose size the library tells as it goes).
+    pub fn update(&self, done: u64, total: u64) {
+        if let Some(b) = &self.0 {
+            b.set_length(total);
+            b.set_position(done);
+        }
+    }
+
     /// The work finished: the bar ends with "done." as `rbd` prints.
     pub fn finish(self) {
         if let Some(b) = self.0 {

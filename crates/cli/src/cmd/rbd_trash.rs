@@ -193,8 +193,13 @@ async fn run_on(
         } => {
             let spec = spec.resolve()?;
             let pool = open_pool(rados, &spec.pool, &spec.namespace).await?;
-            let progress = Progress::spinner("Removing image", no_progress);
-            if let Err(e) = pool.trash_remove(&spec.image, force).await {
+            let progress = Progress::bar("Removing image", 0, no_progress);
+            let removed = pool
+                .trash_remove_with_progress(&spec.image, force, |done, total| {
+                    progress.update(done, total)
+                })
+                .await;
+            if let Err(e) = removed {
                 drop(progress);
                 if e.is(rados::Errno::EPERM) {
                     eprintln!(
