@@ -88,3 +88,82 @@ fn trash_commands_match_rbd() {
     ok(&["trash", "rm", "--no-progress", "--force", &id2]);
     assert!(entry(&rbd(&["trash", "ls", "--format", "json"]), &id2).is_null());
 }
+
+/// `trash purge --threshold` in a namespace of its own (other tests use the pool's
+/// trash): at 1.0 nothing goes; at 0.0 (the pool holds data) entries not yet expired go,
+/// earliest deferment end first, until their data covers the pool's usage (which other
+/// tests change, so only the first is sure to go), with rbd as with rbd-rs.
+#[test]
+fn purge_threshold_matches_rbd() {
+    for tool in ["rbd", "rbd-rs"] {
+        let ns = unique_name("purge-ns");
+        let pool_ns = format!("rbd/{ns}");
+        rbd(&["namespace", "create", &pool_ns]);
+        for (n, expires) in [("first", "2035-01-01"), ("second", "2036-01-01")] {
+            let spec = format!("{pool_ns}/{n}");
+            rbd(&[
+                "create",
+                "--size",
+                "8M",
+                "--image-feature",
+                "layering",
+                &spec,
+            ]);
+            rbd(&[
+                "bench",
+                "--io-type",
+                "write",
+                "--io-size",
+                "1M",
+                "--io-total",
+                "4M",
+                &spec,
+            ]);
+            rbd(&["trash", "mv", &spec, "--expires-at", expires]);
+        }
+        let purge = |threshold: &str| {
+            let args = [
+                "trash",
+                "purge",
+                "--no-progress",
+                "--threshold",
+                threshold,
+                &pool_ns,
+            ];
+            if tool == "rbd" {
+                rbd(&args);
+            } else {
+                ok(&args);
+            }
+        };
+        let names = || -> Vec<String> {
+            let v: serde_json::Value =
+                serde_json::from_str(&rbd(&["trash", "ls", "--format", "json", &pool_ns])).unwrap();
+            let mut n: Vec<String> = v
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["name"].as_str().unwrap().to_owned())
+                .collect();
+            n.sort();
+            n
+        };
+        purge("1");
+        assert_eq!(names(), ["first", "second"], "{tool}: nothing above 1");
+        purge("0");
+        let left = names();
+        assert!(!left.contains(&"first".to_owned()), "{tool}: {left:?}");
+        rbd(&[
+            "trash",
+            "purge",
+            "--no-progress",
+            "--expired-before",
+            "2037-01-01",
+            &pool_ns,
+        ]);
+        rbd(&["namespace", "rm", &pool_ns]);
+    }
+    // out of range: EINVAL from both
+    let o = rbd_rs(&["trash", "purge", "--threshold", "1.5", "rbd"]);
+    assert_eq!(o.status.code(), Some(22), "{o:?}");
+}

@@ -145,6 +145,10 @@ pub enum Error {
     /// The image is not being migrated (EINVAL, as librbd's `migration_status`).
     #[error("image {0} is not being migrated")]
     NotMigrating(String),
+    /// A monitor command's reply did not say what it should (EBADMSG, as librbd when
+    /// `ceph df` cannot be parsed).
+    #[error("unexpected monitor reply: {0}")]
+    BadMonReply(&'static str),
 }
 
 impl Error {
@@ -185,6 +189,7 @@ impl Error {
             Error::GroupExists(_) => Errno::EEXIST,
             Error::ImageInGroup(_) => Errno::EMLINK,
             Error::NotMigrating(_) => Errno::EINVAL,
+            Error::BadMonReply(_) => Errno(74), // EBADMSG
         };
         e.as_result()
     }

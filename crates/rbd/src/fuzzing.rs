@@ -37,6 +37,8 @@ pub fn cls_replies(data: &[u8]) {
     let _ = crate::cls::mirror::decode_mirror_mode(data);
     let _ = crate::cls::mirror::decode_mirror_image(data);
     let _ = crate::cls::mirror::decode_migration_spec(data);
+    // the `ceph df` reply trash purge --threshold reads
+    let _ = crate::trash_purge::parse_df(data);
     if let Ok(info) = denc::decode_exact::<rados::cls::lock::LockInfo>(data) {
         let _ = crate::advisory_lock::lockers_of(&info);
     }

@@ -60,6 +60,7 @@ pub mod snap_set_diff;
 mod snapshot;
 pub mod striper;
 mod trash;
+mod trash_purge;
 pub mod watch_notify;
 
 pub use async_file::AsyncImageFile;

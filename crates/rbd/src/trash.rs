@@ -50,7 +50,7 @@ impl TrashEntry {
     }
 }
 
-fn now() -> UTime {
+pub(crate) fn now() -> UTime {
     let d = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
@@ -325,51 +325,5 @@ impl Rbd {
         }
         debug!(id, "removed from the trash");
         Ok(())
-    }
-
-    /// Removes the user-moved entries whose deferment ended by `expired_before` (seconds
-    /// since the epoch; now when `None`) (`rbd_trash_purge` without a threshold). Entries
-    /// that cannot go now (in use, snapshots...) are retried while others go, then the
-    /// first such error is returned.
-    pub async fn trash_purge(&self, expired_before: Option<u64>) -> Result<usize> {
-        let expire = expired_before.unwrap_or_else(|| u64::from(now().sec));
-        let mut pending: Vec<String> = self
-            .trash_list()
-            .await?
-            .into_iter()
-            .filter(|e| matches!(e.source, TrashSource::User | TrashSource::UserParent))
-            .filter(|e| expire >= e.deferment_end_time)
-            .map(|e| e.id)
-            .collect();
-        let mut removed = 0;
-        loop {
-            let mut progress = false;
-            let mut first_err = None;
-            let mut left = Vec::new();
-            for id in pending {
-                match self.trash_remove(&id, true).await {
-                    Ok(()) => {
-                        removed += 1;
-                        progress = true;
-                    }
-                    Err(Error::ImageNotFound(_)) => progress = true,
-                    Err(e)
-                        if e.is(Errno::ENOTEMPTY)
-                            || e.is(Errno::EBUSY)
-                            || e.is(Errno::EMLINK)
-                            || e.is(Errno(117)) =>
-                    {
-                        first_err.get_or_insert(e);
-                        left.push(id);
-                    }
-                    Err(e) => return Err(e),
-                }
-            }
-            match first_err {
-                None => return Ok(removed),
-                Some(e) if !progress => return Err(e),
-                Some(_) => pending = left,
-            }
-        }
     }
 }

@@ -81,6 +81,9 @@ pub enum TrashArgs {
         /// Those expired before this (any `date -d` text).
         #[arg(long = "expired-before")]
         expired_before: Option<String>,
+        /// Also purge images until the pool's data usage is down to this (0.0-1.0).
+        #[arg(long = "threshold")]
+        threshold: Option<f32>,
         /// No progress output.
         #[arg(long = "no-progress")]
         no_progress: bool,
@@ -238,25 +241,44 @@ async fn run_on(
             pool,
             namespace,
             expired_before,
+            threshold,
             no_progress,
         } => {
             let (p, ns) = pool_of(pool_spec, pool, namespace);
             let pool = open_pool(rados, &p, &ns).await?;
-            let before = match expired_before {
+            // as rbd: a threshold makes --expired-before ignored
+            let before = match expired_before.filter(|_| threshold.is_none()) {
                 Some(t) => {
                     Some(u64::try_from(invoke_date(&t)?.div_euclid(1_000_000_000)).unwrap_or(0))
                 }
                 None => None,
             };
-            let progress = Progress::spinner("Removing images", no_progress);
-            if let Err(e) = pool.trash_purge(before).await {
+            let progress = Progress::bar("Removing images", 0, no_progress);
+            let purged = pool
+                .trash_purge_with_progress(before, threshold.map(f64::from), |done, total| {
+                    progress.update(done, total)
+                })
+                .await;
+            if let Err(e) = purged {
                 drop(progress);
-                eprintln!(
-                    "rbd-rs: some expired images could not be removed\nEnsure that they are \
-                     closed/unmapped, do not have snapshots (including trashed snapshots with \
-                     linked clones), are not in a group and were moved to the trash \
-                     successfully."
-                );
+                if [
+                    rados::Errno::ENOTEMPTY,
+                    rados::Errno::EBUSY,
+                    rados::Errno::EMLINK,
+                    rados::Errno(117),
+                ]
+                .iter()
+                .any(|&n| e.is(n))
+                {
+                    eprintln!(
+                        "rbd: some expired images could not be removed\nEnsure that they are \
+                         closed/unmapped, do not have snapshots (including trashed snapshots \
+                         with linked clones), are not in a group and were moved to the trash \
+                         successfully."
+                    );
+                } else {
+                    eprintln!("rbd: {e}");
+                }
                 return Ok(errno_exit(e.errno()));
             }
             progress.finish();
