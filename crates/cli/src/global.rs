@@ -65,6 +65,8 @@ impl GlobalArgs {
         if let Some(m) = &self.mon_host {
             b = b.mon_host(m.clone());
         }
+        // as the rbd tool's init_context (tools/rbd/Utils.cc): `config ... list` shows it
+        b = b.set("rbd_cache_writethrough_until_flush", "false");
         b.build()
     }
 

@@ -1,7 +1,9 @@
-//! `rbd-rs bench|du|config image|feature|pool stats` against the real cluster of
+//! `rbd-rs bench|du|config pool|image|feature|pool stats` against the real cluster of
 //! `CEPH_CONF` (fails without one), compared with the host's `rbd`.
 
-use interop_tests::{pattern, rbd_tool as rbd, scratch_dir, serial, unique_name};
+use interop_tests::{
+    ceph_tool, pattern, rbd_tool as rbd, scratch_dir, serial, try_ceph_tool, unique_name,
+};
 
 mod common;
 use common::{ok, rbd_rs};
@@ -78,8 +80,43 @@ fn du_matches_rbd() {
     }
 }
 
+/// Listings of ours and rbd's agree on every option both list (Pacific's rbd lacks
+/// `rbd_qos_exclude_ops`), value and source.
+fn same_listing(ours: &str, theirs: &str) {
+    let (ours, theirs) = (json(ours), json(theirs));
+    let theirs = theirs.as_array().unwrap();
+    let mut compared = 0;
+    for e in ours.as_array().unwrap() {
+        if let Some(t) = theirs.iter().find(|t| t["name"] == e["name"]) {
+            assert_eq!(e, t);
+            compared += 1;
+        }
+    }
+    assert!(
+        compared + 1 >= theirs.len(),
+        "{compared} of {}",
+        theirs.len()
+    );
+}
+
+fn pool_override_stamp() -> u64 {
+    let out = ceph_tool(
+        "ceph",
+        &[
+            "config",
+            "get",
+            "client.admin",
+            "rbd_config_pool_override_update_timestamp",
+        ],
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0)
+}
+
 #[test]
-fn config_image_like_rbd() {
+fn config_like_rbd() {
     let _serial = serial();
     let name = unique_name("conf");
     rbd(&[
@@ -90,40 +127,135 @@ fn config_image_like_rbd() {
         "layering",
         &name,
     ]);
+    // image level, both ways
     ok(&["config", "image", "set", &name, "rbd_cache", "false"]);
     assert_eq!(
         rbd(&["config", "image", "get", &name, "rbd_cache"]),
         "false\n"
     );
-    rbd(&["config", "image", "set", &name, "rbd_qos_iops_limit", "100"]);
+    rbd(&[
+        "config",
+        "image",
+        "set",
+        &name,
+        "rbd_mtime_update_interval",
+        "61",
+    ]);
     assert_eq!(
-        ok(&["config", "image", "get", &name, "rbd_qos_iops_limit"]),
-        "100\n"
+        ok(&["config", "image", "get", &name, "rbd_mtime_update_interval"]),
+        "61\n"
     );
-    // our list: the overrides, each as rbd lists it
-    let ours = json(&ok(&["config", "image", "list", &name, "--format", "json"]));
-    let theirs = json(&rbd(&[
-        "config", "image", "list", &name, "--format", "json",
-    ]));
-    let ours = ours.as_array().unwrap();
-    assert_eq!(ours.len(), 2);
-    for e in ours {
-        assert!(theirs.as_array().unwrap().contains(e), "{e}");
-        assert_eq!(e["source"], "image");
+    // pool level (an option no other test minds), both ways; librbd clients are told
+    let stamp = pool_override_stamp();
+    ok(&[
+        "config",
+        "pool",
+        "set",
+        "rbd",
+        "rbd_readahead_trigger_requests",
+        "11",
+    ]);
+    assert_eq!(
+        rbd(&[
+            "config",
+            "pool",
+            "get",
+            "rbd",
+            "rbd_readahead_trigger_requests"
+        ]),
+        "11\n"
+    );
+    assert!(pool_override_stamp() >= stamp.max(1));
+    rbd(&[
+        "config",
+        "pool",
+        "set",
+        "rbd",
+        "rbd_atime_update_interval",
+        "59",
+    ]);
+    assert_eq!(
+        ok(&["config", "pool", "get", "rbd", "rbd_atime_update_interval"]),
+        "59\n"
+    );
+    // every option, with its value and source, as rbd lists them
+    for args in [
+        &["config", "pool", "list", "rbd"][..],
+        &["config", "image", "list", &name],
+    ] {
+        let mut j = args.to_vec();
+        j.extend(["--format", "json"]);
+        same_listing(&ok(&j), &rbd(&j));
+        let plain = ok(args);
+        assert!(
+            plain.lines().any(|l| l.split_whitespace().eq([
+                "rbd_readahead_trigger_requests",
+                "11",
+                "pool"
+            ])),
+            "{plain}"
+        );
     }
     let plain = ok(&["config", "image", "list", &name]);
-    assert!(plain.starts_with("There are 2 values:\n"));
+    assert!(plain.starts_with("There are "), "{plain}");
     assert!(
         plain
             .lines()
             .any(|l| l.split_whitespace().eq(["rbd_cache", "false", "image"]))
     );
-    ok(&["config", "image", "remove", &name, "rbd_qos_iops_limit"]);
-    let o = rbd_rs(&["config", "image", "get", &name, "rbd_qos_iops_limit"]);
+    // removal, both ways; then what is not set
+    ok(&[
+        "config",
+        "pool",
+        "remove",
+        "rbd",
+        "rbd_readahead_trigger_requests",
+    ]);
+    rbd(&[
+        "config",
+        "pool",
+        "remove",
+        "rbd",
+        "rbd_atime_update_interval",
+    ]);
+    ok(&[
+        "config",
+        "image",
+        "remove",
+        &name,
+        "rbd_mtime_update_interval",
+    ]);
+    let o = rbd_rs(&["config", "image", "get", &name, "rbd_mtime_update_interval"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("rbd_qos_iops_limit is not set"));
-    let o = rbd_rs(&["config", "image", "set", &name, "bogus", "1"]);
-    assert_eq!(o.status.code(), Some(22));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("rbd_mtime_update_interval is not set"));
+    let o = rbd_rs(&[
+        "config",
+        "pool",
+        "remove",
+        "rbd",
+        "rbd_atime_update_interval",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    // refused as rbd refuses them, nothing stored
+    for args in [
+        &["config", "image", "set", &name, "bogus", "1"][..],
+        &["config", "image", "set", &name, "rbd_bogus", "1"],
+        &["config", "image", "set", &name, "rbd_cache", "maybe"],
+        &["config", "image", "set", &name, "rbd_default_features", "1"],
+        &["config", "pool", "set", "rbd", "rbd_default_pool", "x"],
+        &["config", "pool", "set", "rbd", "rbd_qos_iops_limit", "five"],
+    ] {
+        assert_eq!(rbd_rs(args).status.code(), Some(22), "{args:?}");
+        let rbd_code = try_ceph_tool("rbd", args).status.code();
+        assert_eq!(rbd_code, Some(22), "rbd {args:?}");
+    }
+    let meta = rbd(&["image-meta", "list", &name]);
+    assert!(
+        meta.contains("conf_rbd_cache") && !meta.contains("rbd_default_features"),
+        "{meta}"
+    );
+    let list = ok(&["config", "pool", "list", "rbd", "--format", "json"]);
+    assert!(!list.contains("\"source\":\"pool\""), "{list}");
     rbd(&["rm", "--no-progress", &name]);
 }
 

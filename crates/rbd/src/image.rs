@@ -429,10 +429,14 @@ impl Image {
         metadata_get(&self.io, &self.header_object(), key).await
     }
 
-    /// Sets image metadata (`rbd_metadata_set`).
+    /// Sets image metadata (`rbd_metadata_set`); a `conf_<option>` key must name an
+    /// option images may override, with a value of its type (EINVAL otherwise, as librbd).
     pub async fn metadata_set(&self, key: &str, value: &[u8]) -> Result<()> {
         if self.mode == OpenMode::ReadOnly {
             return Err(Error::ReadOnly);
+        }
+        if let Some(option) = config_option(key) {
+            crate::config::validate(option, value, true)?;
         }
         metadata_set(&self.io, &self.header_object(), key, value).await
     }
@@ -534,4 +538,10 @@ async fn read_header(io: &IoCtx, name: String, id: String, mode: OpenMode) -> Re
         snap_context,
         parent,
     })
+}
+
+/// The option a `conf_<option>` metadata key overrides.
+pub(crate) fn config_option(key: &str) -> Option<&str> {
+    key.strip_prefix(crate::config::CONF_PREFIX)
+        .filter(|o| !o.is_empty())
 }

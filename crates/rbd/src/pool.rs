@@ -257,14 +257,27 @@ impl Rbd {
         metadata_get(&self.io, names::INFO, key).await
     }
 
-    /// Sets a pool metadata value.
+    /// Sets a pool metadata value; a `conf_<option>` key is validated and announced as
+    /// [`Rbd::config_set`] does.
     pub async fn pool_metadata_set(&self, key: &str, value: &[u8]) -> Result<()> {
-        metadata_set(&self.io, names::INFO, key, value).await
+        let option = crate::image::config_option(key);
+        if let Some(option) = option {
+            crate::config::validate(option, value, false)?;
+        }
+        metadata_set(&self.io, names::INFO, key, value).await?;
+        if option.is_some() {
+            self.bump_pool_override_timestamp().await;
+        }
+        Ok(())
     }
 
     /// Removes a pool metadata key.
     pub async fn pool_metadata_remove(&self, key: &str) -> Result<()> {
-        metadata_remove(&self.io, names::INFO, key).await
+        metadata_remove(&self.io, names::INFO, key).await?;
+        if crate::image::config_option(key).is_some() {
+            self.bump_pool_override_timestamp().await;
+        }
+        Ok(())
     }
 
     /// Every pool metadata entry.
@@ -350,6 +363,8 @@ pub(crate) async fn metadata_set(io: &IoCtx, oid: &str, key: &str, value: &[u8])
 }
 
 pub(crate) async fn metadata_remove(io: &IoCtx, oid: &str, key: &str) -> Result<()> {
+    // cls_rbd removes a missing key silently; librbd looks first and says ENOENT
+    metadata_get(io, oid, key).await?;
     match m::metadata_remove(key)?.call(io, oid).await {
         Ok(_) => Ok(()),
         Err(e) if e.is_enoent() => Err(Error::MetadataNotFound(key.into())),

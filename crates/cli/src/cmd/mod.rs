@@ -19,6 +19,7 @@ mod rbd;
 mod rbd_admin;
 mod rbd_bench;
 mod rbd_clone;
+mod rbd_config;
 mod rbd_copy;
 mod rbd_diff;
 mod rbd_format;
@@ -92,9 +93,9 @@ pub enum Action {
     /// Provisioned and used sizes of images (like `rbd du`).
     #[command(alias = "disk-usage")]
     Du(rbd_admin::DuArgs),
-    /// Image-level configuration overrides (like `rbd config image ...`).
+    /// Pool- and image-level configuration overrides (like `rbd config pool|image ...`).
     #[command(subcommand)]
-    Config(rbd_admin::ConfigArgs),
+    Config(rbd_config::ConfigArgs),
     /// Enable or disable image features (like `rbd feature enable|disable`).
     #[command(subcommand)]
     Feature(rbd_admin::FeatureArgs),
@@ -161,7 +162,7 @@ pub async fn run(global: &GlobalArgs, command: Action) -> Result<ExitCode, CliEr
         Action::Import(a) => rbd_io::run_import(global, a).await,
         Action::Bench(a) => rbd_bench::run(global, a).await,
         Action::Du(a) => rbd_admin::run(global, rbd_admin::AdminCmd::Du(a)).await,
-        Action::Config(a) => rbd_admin::run(global, rbd_admin::AdminCmd::Config(a)).await,
+        Action::Config(a) => rbd_config::run(global, a).await,
         Action::Feature(a) => rbd_admin::run(global, rbd_admin::AdminCmd::Feature(a)).await,
         Action::Export(a) => rbd_io::run_export(global, a).await,
         Action::Snap(a) => rbd_snap::run(global, a).await,

@@ -1,5 +1,5 @@
-//! `rbd-rs du`, `config image get|set|list|remove`, `feature enable|disable` and
-//! `pool stats` (src/tools/rbd/action/DiskUsage.cc, Config.cc, Feature.cc, Pool.cc).
+//! `rbd-rs du`, `feature enable|disable` and `pool stats` (src/tools/rbd/action/
+//! DiskUsage.cc, Feature.cc, Pool.cc).
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -13,10 +13,6 @@ use crate::error::CliError;
 use crate::global::GlobalArgs;
 use crate::output::Format;
 
-/// Image metadata keys that override a config option: `conf_<option>` (librbd
-/// `METADATA_CONF_PREFIX`, src/librbd/ImageCtx.cc).
-const CONF_PREFIX: &str = "conf_";
-
 /// `du` arguments.
 #[derive(Debug, clap::Args)]
 pub struct DuArgs {
@@ -26,49 +22,6 @@ pub struct DuArgs {
     /// Pool.
     #[arg(short = 'p', long = "pool")]
     pool: Option<String>,
-}
-
-/// `config image` subcommands.
-#[derive(Debug, clap::Subcommand)]
-pub enum ConfigArgs {
-    /// Image-level overrides.
-    #[command(subcommand)]
-    Image(ConfigImageArgs),
-}
-
-/// `config image get|set|list|remove`.
-#[derive(Debug, clap::Subcommand)]
-pub enum ConfigImageArgs {
-    /// The image's override of an option.
-    Get {
-        /// `[pool/[namespace/]]image`.
-        spec: String,
-        /// Option (`rbd_*`).
-        key: String,
-    },
-    /// Sets an image-level override.
-    Set {
-        /// `[pool/[namespace/]]image`.
-        spec: String,
-        /// Option (`rbd_*`).
-        key: String,
-        /// Value.
-        value: String,
-    },
-    /// Removes an image-level override.
-    #[command(alias = "rm")]
-    Remove {
-        /// `[pool/[namespace/]]image`.
-        spec: String,
-        /// Option (`rbd_*`).
-        key: String,
-    },
-    /// The options overridden for the image (pool or image level) and where from.
-    #[command(alias = "ls")]
-    List {
-        /// `[pool/[namespace/]]image`.
-        spec: String,
-    },
 }
 
 /// `feature enable|disable`.
@@ -97,8 +50,6 @@ pub enum FeatureArgs {
 pub enum AdminCmd {
     /// `du`.
     Du(DuArgs),
-    /// `config`.
-    Config(ConfigArgs),
     /// `feature`.
     Feature(FeatureArgs),
 }
@@ -108,7 +59,6 @@ pub async fn run(global: &GlobalArgs, cmd: AdminCmd) -> Result<ExitCode, CliErro
     let rados = global.connect().await?;
     let r = match cmd {
         AdminCmd::Du(a) => du(&rados, global.format, a).await,
-        AdminCmd::Config(ConfigArgs::Image(a)) => config_image(&rados, global.format, a).await,
         AdminCmd::Feature(a) => feature(&rados, a).await,
     };
     rados.shutdown().await;
@@ -342,113 +292,6 @@ pub async fn pool_stats(
     println!("Total Images: {}", images.count);
     println!("Total Snapshots: {}", images.snap_count);
     println!("Provisioned Size: {}", byte_u(images.provisioned_bytes));
-    Ok(())
-}
-
-// ---- config image ----
-
-fn check_option(key: &str) -> Result<(), CliError> {
-    if key.starts_with("rbd_") && key.len() > 4 {
-        Ok(())
-    } else {
-        eprintln!("rbd: not rbd option: {key}");
-        Err(CliError::Rbd(rbd::Error::InvalidArgument(
-            "not an rbd option",
-        )))
-    }
-}
-
-#[derive(Serialize)]
-struct ConfigEntry {
-    name: String,
-    value: String,
-    source: &'static str,
-}
-
-async fn config_image(
-    rados: &rados::Rados,
-    format: Format,
-    a: ConfigImageArgs,
-) -> Result<(), CliError> {
-    let spec_of = |s: &str| resolve(Some(s), None, None, None);
-    match a {
-        ConfigImageArgs::Get { spec, key } => {
-            check_option(&key)?;
-            let spec = spec_of(&spec)?;
-            let pool = open_pool(rados, &spec.pool, &spec.namespace).await?;
-            let img = pool.open(&spec.image, rbd::OpenMode::ReadOnly).await?;
-            match img.metadata_get(&format!("{CONF_PREFIX}{key}")).await {
-                Ok(v) => println!("{}", String::from_utf8_lossy(&v)),
-                Err(rbd::Error::MetadataNotFound(_)) => {
-                    eprintln!("rbd: {key} is not set");
-                    return Err(CliError::Rbd(rbd::Error::MetadataNotFound(key)));
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
-        ConfigImageArgs::Set { spec, key, value } => {
-            check_option(&key)?;
-            let spec = spec_of(&spec)?;
-            let pool = open_pool(rados, &spec.pool, &spec.namespace).await?;
-            let img = pool.open(&spec.image, rbd::OpenMode::ReadWrite).await?;
-            img.metadata_set(&format!("{CONF_PREFIX}{key}"), value.as_bytes())
-                .await?;
-        }
-        ConfigImageArgs::Remove { spec, key } => {
-            check_option(&key)?;
-            let spec = spec_of(&spec)?;
-            let pool = open_pool(rados, &spec.pool, &spec.namespace).await?;
-            let img = pool.open(&spec.image, rbd::OpenMode::ReadWrite).await?;
-            match img.metadata_remove(&format!("{CONF_PREFIX}{key}")).await {
-                Ok(()) => {}
-                Err(rbd::Error::MetadataNotFound(_)) => {
-                    eprintln!("rbd: {key} is not set");
-                    return Err(CliError::Rbd(rbd::Error::MetadataNotFound(key)));
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
-        ConfigImageArgs::List { spec } => {
-            let spec = spec_of(&spec)?;
-            let pool = open_pool(rados, &spec.pool, &spec.namespace).await?;
-            let img = pool.open(&spec.image, rbd::OpenMode::ReadOnly).await?;
-            // pool-level overrides first, the image's win
-            let mut entries: BTreeMap<String, (String, &'static str)> = BTreeMap::new();
-            for (source, meta) in [
-                ("pool", pool.pool_metadata_list().await?),
-                ("image", img.metadata_list().await?),
-            ] {
-                for (k, v) in meta {
-                    if let Some(name) = k.strip_prefix(CONF_PREFIX) {
-                        let value = String::from_utf8_lossy(&v).into_owned();
-                        entries.insert(name.to_owned(), (value, source));
-                    }
-                }
-            }
-            let list: Vec<ConfigEntry> = entries
-                .into_iter()
-                .map(|(name, (value, source))| ConfigEntry {
-                    name,
-                    value,
-                    source,
-                })
-                .collect();
-            if format != Format::Plain {
-                return print_json(format, &list);
-            }
-            println!("There are {} values:", list.len());
-            let rows: Vec<Vec<String>> = list
-                .iter()
-                .map(|e| vec![e.name.clone(), e.value.clone(), e.source.to_owned()])
-                .collect();
-            if !rows.is_empty() {
-                print!(
-                    "{}",
-                    table(&["Name", "Value", "Source"], &[false, false, false], &rows)
-                );
-            }
-        }
-    }
     Ok(())
 }
 
