@@ -213,3 +213,85 @@ fn groups_made_by_rbd_seen_here() {
         pool.remove(&b).await.unwrap();
     });
 }
+
+/// A group in one pool with members in another (librbd allows any pool of the same
+/// namespace): members added here are listed by `rbd`, members added by `rbd` here, and
+/// a group snapshot made here reaches the other pool's image.
+#[test]
+fn group_members_in_another_pool() {
+    run(async {
+        let rados = interop_tests::connect().await;
+        let pool = pool(&rados).await;
+        let other_name = "rbd-rs-data";
+        if rados.pool_lookup(other_name).await.is_err() {
+            let _ = rados.create_pool(other_name).await;
+            let _ = rados.application_enable(other_name, "rbd", false).await;
+        }
+        let other = rbd::Rbd::new(rados.ioctx(other_name).await.unwrap());
+        let group = unique_name("grp-x");
+        let (here, there, by_rbd) = (unique_name("gx"), unique_name("gy"), unique_name("gz"));
+        create_image(&here);
+        create_image(&format!("{other_name}/{there}"));
+        create_image(&format!("{other_name}/{by_rbd}"));
+        pool.group_create(&group).await.unwrap();
+        pool.group_image_add(&group, &pool, &here).await.unwrap();
+        pool.group_image_add(&group, &other, &there).await.unwrap();
+        let ls = rbd(&["group", "image", "ls", &group]);
+        assert!(ls.contains(&format!("rbd/{here} ")), "{ls}");
+        assert!(ls.contains(&format!("{other_name}/{there} ")), "{ls}");
+        let image = other.open(&there, OpenMode::ReadOnly).await.unwrap();
+        let g = image.group_get().await.unwrap().unwrap();
+        assert_eq!(g.name, group);
+        drop(image);
+        // added by rbd, listed here with its pool
+        rbd(&[
+            "group",
+            "image",
+            "add",
+            &group,
+            &format!("{other_name}/{by_rbd}"),
+        ]);
+        let members = pool.group_image_list(&group).await.unwrap();
+        assert_eq!(members.len(), 3, "{members:?}");
+        let other_id = rados.pool_lookup(other_name).await.unwrap();
+        assert!(
+            members.iter().any(|m| m.name == by_rbd
+                && m.pool == other_id
+                && m.state == GroupImageState::Attached),
+            "{members:?}"
+        );
+        // a group snapshot reaches every member, whatever its pool
+        pool.group_snap_create(&group, "gs").await.unwrap();
+        for spec in [format!("rbd/{here}"), format!("{other_name}/{there}")] {
+            let snaps = rbd_json(&["snap", "ls", "--all", &spec]);
+            let snaps = snaps.as_array().unwrap();
+            assert_eq!(snaps.len(), 1, "{spec}: {snaps:?}");
+            assert_eq!(snaps[0]["namespace"]["type"], "group", "{spec}: {snaps:?}");
+        }
+        pool.group_snap_remove(&group, "gs").await.unwrap();
+        for spec in [format!("rbd/{here}"), format!("{other_name}/{there}")] {
+            let snaps = rbd_json(&["snap", "ls", "--all", &spec]);
+            assert!(snaps.as_array().unwrap().is_empty(), "{spec}: {snaps}");
+        }
+        // removal by rbd of a member here, then the group here: members are released
+        rbd(&[
+            "group",
+            "image",
+            "rm",
+            &group,
+            &format!("{other_name}/{there}"),
+        ]);
+        assert_eq!(pool.group_image_list(&group).await.unwrap().len(), 2);
+        pool.group_remove(&group).await.unwrap();
+        for spec in [
+            format!("rbd/{here}"),
+            format!("{other_name}/{there}"),
+            format!("{other_name}/{by_rbd}"),
+        ] {
+            // no longer in a group: rbd removes them
+            rbd(&["rm", "--no-progress", &spec]);
+        }
+        let _ = try_ceph_tool("rbd", &["group", "rm", &group]);
+        rados.shutdown().await;
+    });
+}
