@@ -178,6 +178,21 @@ fn config_like_rbd() {
         ok(&["config", "pool", "get", "rbd", "rbd_atime_update_interval"]),
         "59\n"
     );
+    // the monitors' configuration database counts as "config", as for librbd
+    ceph_tool(
+        "ceph",
+        &[
+            "config",
+            "set",
+            "client",
+            "rbd_readahead_trigger_requests",
+            "12",
+        ],
+    );
+    ceph_tool(
+        "ceph",
+        &["config", "set", "client", "rbd_qos_schedule_tick_min", "51"],
+    );
     // every option, with its value and source, as rbd lists them
     for args in [
         &["config", "pool", "list", "rbd"][..],
@@ -198,6 +213,20 @@ fn config_like_rbd() {
     }
     let plain = ok(&["config", "image", "list", &name]);
     assert!(plain.starts_with("There are "), "{plain}");
+    assert!(
+        plain.lines().any(|l| l.split_whitespace().eq([
+            "rbd_qos_schedule_tick_min",
+            "51",
+            "config"
+        ])),
+        "{plain}"
+    );
+    for option in [
+        "rbd_readahead_trigger_requests",
+        "rbd_qos_schedule_tick_min",
+    ] {
+        ceph_tool("ceph", &["config", "rm", "client", option]);
+    }
     assert!(
         plain
             .lines()

@@ -178,10 +178,17 @@ impl Rbd {
         &self,
         for_image: bool,
     ) -> Result<BTreeMap<&'static str, (String, ConfigSource)>> {
-        let client = &self.ioctx().rados().config().options;
+        let rados = self.ioctx().rados();
+        // as Ceph's levels: ceph.conf, environment and arguments over the monitors'
+        // configuration database, over the defaults
+        let local = &rados.config().options;
+        let mon = rados.mon_config();
         let mut out: BTreeMap<&'static str, (String, ConfigSource)> = known(for_image)
             .map(|(n, _, default)| {
-                let value = client.get(*n).map_or(*default, String::as_str);
+                let value = local
+                    .get(*n)
+                    .or_else(|| mon.get(*n))
+                    .map_or(*default, String::as_str);
                 (*n, (value.to_owned(), ConfigSource::Config))
             })
             .collect();
