@@ -248,6 +248,31 @@ impl Held {
         Ok(())
     }
 
+    /// Replaces the kept head map after a rebuild saved `bits` and cleared the invalid
+    /// flags (RebuildObjectMapRequest).
+    pub(crate) async fn replace_map(&self, bits: BitVector2) {
+        if let Some(map) = &self.map {
+            let mut map = map.lock().await;
+            map.bits = bits;
+            map.invalid = false;
+        }
+    }
+
+    /// Flags the kept head map invalid in memory (the header flag is set by the caller).
+    pub(crate) async fn mark_map_invalid(&self) {
+        if let Some(map) = &self.map {
+            map.lock().await.invalid = true;
+        }
+    }
+
+    /// A copy of the kept head map.
+    pub(crate) async fn map_copy(&self) -> Option<BitVector2> {
+        match &self.map {
+            Some(map) => Some(map.lock().await.bits.clone()),
+            None => None,
+        }
+    }
+
     /// Whether this lock state keeps an object map.
     pub(crate) fn has_map(&self) -> bool {
         self.map.is_some()
@@ -286,7 +311,8 @@ pub(crate) struct ExclusiveLock {
     io: IoCtx,
     header: String,
     image_id: String,
-    features: u64,
+    /// The image's features (changed by `rbd feature enable|disable` on this handle).
+    features: AtomicU64,
     me: Mutex<ClientId>,
     owned: AtomicBool,
     /// `lock_acquire` was called: librbd's StandardPolicy (keep the lock when asked, no
@@ -332,7 +358,7 @@ impl ExclusiveLock {
             io,
             header,
             image_id: image_id.to_owned(),
-            features,
+            features: AtomicU64::new(features),
             me: Mutex::new(me),
             owned: AtomicBool::new(false),
             keep: AtomicBool::new(false),
@@ -349,6 +375,49 @@ impl ExclusiveLock {
     /// Our client id (global id, header watch cookie).
     pub(crate) fn client_id(&self) -> ClientId {
         *lock_poisoned(&self.me)
+    }
+
+    /// The image features the lock state follows.
+    pub(crate) fn features(&self) -> u64 {
+        self.features.load(Ordering::Acquire)
+    }
+
+    /// After a feature update under exclusive access (`held`): follow the new features,
+    /// closing the object map we kept (unlocking its object) and opening it again when
+    /// the image still has one (librbd's refresh after `update_features`).
+    pub(crate) async fn features_changed(
+        &self,
+        held: &mut Held,
+        features: u64,
+        num_objs: u64,
+    ) -> Result<()> {
+        self.features.store(features, Ordering::Release);
+        if let Some(map) = held.map.take() {
+            let oid = map.into_inner().oid;
+            match self.io.unlock(&oid, LOCK_NAME, "").await {
+                Ok(()) => {}
+                Err(e) if e.is(Errno::ENOENT) => {}
+                Err(e) => debug!(error = %e, "object map unlock failed"),
+            }
+        }
+        held.map = self.open_object_map(num_objs).await?;
+        Ok(())
+    }
+
+    /// Re-reads the header's features after taking the lock: another client may have
+    /// turned object-map on or off meanwhile (it took the lock from us to do it), and
+    /// librbd refreshes the image at this point too. Kept as they were if the read fails.
+    async fn reread_features(&self) {
+        let read = async {
+            let b = m::get_features(m::NOSNAP, false)?
+                .call(&self.io, &self.header)
+                .await?;
+            m::decode_features(&b)
+        };
+        match read.await {
+            Ok((f, _)) => self.features.store(f, Ordering::Release),
+            Err(e) => debug!(error = %e, "re-reading the features failed"),
+        }
     }
 
     /// Whether we hold the lock now.
@@ -528,6 +597,7 @@ impl ExclusiveLock {
                 Err(e) => return Err(e.into()),
             }
             info!(header = self.header, cookie, "acquired the exclusive lock");
+            self.reread_features().await;
             let map = match self.open_object_map(num_objs).await {
                 Ok(m) => m,
                 Err(e) => {
@@ -600,7 +670,7 @@ impl ExclusiveLock {
     /// object_map/RefreshRequest for the head: lock the map object, load it, and repair
     /// (resize, flag invalid) what does not fit the image.
     async fn open_object_map(&self, num_objs: u64) -> Result<Option<tokio::sync::Mutex<MapState>>> {
-        if self.features & features::OBJECT_MAP == 0 {
+        if self.features() & features::OBJECT_MAP == 0 {
             return Ok(None);
         }
         if num_objs > om::MAX_OBJECT_COUNT {
@@ -684,7 +754,7 @@ impl ExclusiveLock {
     /// object_map/InvalidateRequest: flag the head's map (and fast-diff) invalid.
     pub(crate) async fn invalidate(&self) -> Result<()> {
         let mut f = flags::OBJECT_MAP_INVALID;
-        if self.features & features::FAST_DIFF != 0 {
+        if self.features() & features::FAST_DIFF != 0 {
             f |= flags::FAST_DIFF_INVALID;
         }
         warn!(header = self.header, "flagging the object map invalid");

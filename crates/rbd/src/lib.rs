@@ -55,6 +55,7 @@ mod mirror;
 pub mod names;
 pub mod namespace;
 pub mod object_map;
+pub mod object_map_build;
 mod parent;
 mod pool;
 pub mod snap_set_diff;
@@ -73,11 +74,14 @@ pub use copy::CopyOptions;
 pub use create::{CreateOptions, MAX_IMAGE_SIZE};
 pub use diff::DiffExtent;
 pub use error::{Error, Result};
-pub use feature_update::DISABLE_SUPPORTED;
+pub use feature_update::{
+    DISABLE_SUPPORTED, ENABLE_SUPPORTED, FeatureUpdate, OP_FEATURES_KNOWN, plan_update,
+};
 pub use file::ImageFile;
 pub use image::{Image, ImageInfo, OpenMode};
 pub use migration::MigrationStatus;
 pub use mirror::MirrorImageInfo;
+pub use object_map_build::ObjectMapCheck;
 pub use pool::{ImageIter, ImageSpec, Rbd};
 pub use snapshot::{SnapInfo, remove_flags, snap_object_map_object};
 pub use trash::TrashEntry;

@@ -22,6 +22,7 @@ mod rbd_clone;
 mod rbd_config;
 mod rbd_copy;
 mod rbd_diff;
+mod rbd_feature;
 mod rbd_format;
 mod rbd_group;
 mod rbd_io;
@@ -98,7 +99,10 @@ pub enum Action {
     Config(rbd_config::ConfigArgs),
     /// Enable or disable image features (like `rbd feature enable|disable`).
     #[command(subcommand)]
-    Feature(rbd_admin::FeatureArgs),
+    Feature(rbd_feature::FeatureArgs),
+    /// Rebuild or check object maps (like `rbd object-map rebuild|check`).
+    #[command(subcommand)]
+    ObjectMap(rbd_feature::ObjectMapArgs),
     /// Copy an image (or a snapshot of it) to a new image (like `rbd cp`).
     #[command(alias = "copy")]
     Cp(rbd_copy::CopyArgs),
@@ -163,7 +167,8 @@ pub async fn run(global: &GlobalArgs, command: Action) -> Result<ExitCode, CliEr
         Action::Bench(a) => rbd_bench::run(global, a).await,
         Action::Du(a) => rbd_admin::run(global, rbd_admin::AdminCmd::Du(a)).await,
         Action::Config(a) => rbd_config::run(global, a).await,
-        Action::Feature(a) => rbd_admin::run(global, rbd_admin::AdminCmd::Feature(a)).await,
+        Action::Feature(a) => rbd_feature::run_feature(global, a).await,
+        Action::ObjectMap(a) => rbd_feature::run_object_map(global, a).await,
         Action::Export(a) => rbd_io::run_export(global, a).await,
         Action::Snap(a) => rbd_snap::run(global, a).await,
         Action::Cp(a) => rbd_copy::run_copy(global, a).await,

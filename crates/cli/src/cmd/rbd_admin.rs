@@ -1,5 +1,4 @@
-//! `rbd-rs du`, `feature enable|disable` and `pool stats` (src/tools/rbd/action/
-//! DiskUsage.cc, Feature.cc, Pool.cc).
+//! `rbd-rs du` and `pool stats` (src/tools/rbd/action/DiskUsage.cc, Pool.cc).
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -24,34 +23,11 @@ pub struct DuArgs {
     pool: Option<String>,
 }
 
-/// `feature enable|disable`.
-#[derive(Debug, clap::Subcommand)]
-pub enum FeatureArgs {
-    /// Enables features.
-    Enable {
-        /// `[pool/[namespace/]]image`.
-        spec: String,
-        /// Feature names.
-        #[arg(required = true)]
-        features: Vec<String>,
-    },
-    /// Disables features.
-    Disable {
-        /// `[pool/[namespace/]]image`.
-        spec: String,
-        /// Feature names.
-        #[arg(required = true)]
-        features: Vec<String>,
-    },
-}
-
 /// The commands of this module.
 #[derive(Debug)]
 pub enum AdminCmd {
     /// `du`.
     Du(DuArgs),
-    /// `feature`.
-    Feature(FeatureArgs),
 }
 
 /// Runs one command.
@@ -59,7 +35,6 @@ pub async fn run(global: &GlobalArgs, cmd: AdminCmd) -> Result<ExitCode, CliErro
     let rados = global.connect().await?;
     let r = match cmd {
         AdminCmd::Du(a) => du(&rados, global.format, a).await,
-        AdminCmd::Feature(a) => feature(&rados, a).await,
     };
     rados.shutdown().await;
     r.map(|()| ExitCode::SUCCESS)
@@ -292,64 +267,5 @@ pub async fn pool_stats(
     println!("Total Images: {}", images.count);
     println!("Total Snapshots: {}", images.snap_count);
     println!("Provisioned Size: {}", byte_u(images.provisioned_bytes));
-    Ok(())
-}
-
-// ---- feature ----
-
-/// Features `rbd feature enable` may turn on (`RBD_FEATURES_MUTABLE`).
-const MUTABLE: u64 = rbd::features::EXCLUSIVE_LOCK
-    | rbd::features::OBJECT_MAP
-    | rbd::features::FAST_DIFF
-    | rbd::features::JOURNALING;
-/// Features that may only be turned off (`RBD_FEATURES_DISABLE_ONLY`).
-const DISABLE_ONLY: u64 = rbd::features::DEEP_FLATTEN;
-
-async fn feature(rados: &rados::Rados, a: FeatureArgs) -> Result<(), CliError> {
-    let (spec, names, enable) = match a {
-        FeatureArgs::Enable { spec, features } => (spec, features, true),
-        FeatureArgs::Disable { spec, features } => (spec, features, false),
-    };
-    let mut mask = 0u64;
-    for n in names.iter().flat_map(|n| n.split(',')) {
-        match rbd::features::from_name(n) {
-            Some(bit) if rbd::features::names(bit).len() == 1 => mask |= bit,
-            _ => {
-                eprintln!("rbd: invalid feature name: {n}");
-                return Err(CliError::Usage("invalid feature name"));
-            }
-        }
-    }
-    let allowed = if enable {
-        MUTABLE
-    } else {
-        MUTABLE | DISABLE_ONLY
-    };
-    if mask & !allowed != 0 {
-        eprintln!(
-            "rbd: cannot {} feature(s) {}",
-            if enable { "enable" } else { "disable" },
-            rbd::features::names(mask & !allowed).join(",")
-        );
-        return Err(CliError::Rbd(rbd::Error::InvalidArgument(
-            "feature cannot be changed",
-        )));
-    }
-    let not_yet = mask & MUTABLE;
-    if not_yet != 0 {
-        eprintln!(
-            "rbd-rs: changing {} is not supported by this client yet (exclusive-lock, \
-             object-map, fast-diff and journaling need their own state maintained)",
-            rbd::features::names(not_yet).join(",")
-        );
-        return Err(CliError::Rbd(rbd::Error::Unsupported {
-            features: not_yet,
-            what: "enabling or disabling them",
-        }));
-    }
-    let spec = resolve(Some(&spec), None, None, None)?;
-    let pool = open_pool(rados, &spec.pool, &spec.namespace).await?;
-    let mut img = pool.open(&spec.image, rbd::OpenMode::ReadWrite).await?;
-    img.disable_features(mask).await?;
     Ok(())
 }
