@@ -175,6 +175,12 @@ impl Rados {
         self.inner.osd.stats()
     }
 
+    /// What the OSD client did since connect: ops sent and resent, backoffs, maps
+    /// (a part of librados' `objecter` perf counters).
+    pub fn objecter_counters(&self) -> crate::ObjecterCounters {
+        self.inner.osd.counters()
+    }
+
     /// Sends `msg` to the monitors and waits for their reply of type `reply_type` (matched
     /// by tid; resent if the monitor changes; bounded by `rados_mon_op_timeout`).
     pub(crate) async fn mon_request(

@@ -71,6 +71,7 @@ pub use messages::NotifyAck;
 pub use messages::PoolStat;
 pub use messages::{MonInfo, MonMap};
 pub use monc::CommandReply;
+pub use osd::core::ObjecterCounters;
 pub use osd::ops::{CmpOp, CmpValue, OpOutput, OpResult};
 pub use osd::types::{CloneInfo, ObjectStat, OmapKeys, OmapVals, SnapSet, SparseRead, Watcher};
 pub use pool::{PoolSnap, PoolSpec};

@@ -204,6 +204,10 @@ impl OsdClient {
         let st = self.shared.lock();
         (st.conns.len(), st.core.in_flight())
     }
+
+    pub(crate) fn counters(&self) -> super::core::ObjecterCounters {
+        self.shared.lock().core.counters()
+    }
 }
 
 /// Cancels the op if the future waiting for it is dropped.

@@ -130,6 +130,22 @@ pub(crate) enum Action {
     CheckPool { tid: u64 },
 }
 
+/// What the OSD client did since it started (a part of librados' `objecter` perf
+/// counters): for monitoring, and for tests that must know a fault path ran.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ObjecterCounters {
+    /// `MOSDOp` messages sent, resends included (`op_send`).
+    pub ops_sent: u64,
+    /// Of those, resends of an op already sent once (`op_resend`).
+    pub ops_resent: u64,
+    /// `MOSDBackoff` BLOCKs received (and acknowledged).
+    pub backoffs_received: u64,
+    /// `MOSDBackoff` UNBLOCKs of a known backoff.
+    pub backoffs_lifted: u64,
+    /// OSD maps the objecter moved to (`map_epoch` changes).
+    pub maps_applied: u64,
+}
+
 /// The objecter state machine.
 #[derive(Debug)]
 pub(crate) struct ObjecterCore {
@@ -147,6 +163,7 @@ pub(crate) struct ObjecterCore {
     last_linger: u64,
     /// When the next watch pings are due (`None`: no watch registered).
     next_ping: Option<Instant>,
+    counters: ObjecterCounters,
 }
 
 /// A msgr2 address of `osd` in `map` (clients talk to the public address).
@@ -172,7 +189,13 @@ impl ObjecterCore {
             lingers: BTreeMap::new(),
             last_linger: 0,
             next_ping: None,
+            counters: ObjecterCounters::default(),
         }
+    }
+
+    /// What the objecter did so far.
+    pub(crate) fn counters(&self) -> ObjecterCounters {
+        self.counters
     }
 
     /// The actions decided since the last call.
@@ -267,6 +290,7 @@ impl ObjecterCore {
             "objecter: new OSD map"
         );
         self.map = map;
+        self.counters.maps_applied += 1;
         let gone: Vec<i32> = self
             .sessions
             .iter()
@@ -451,6 +475,7 @@ impl ObjecterCore {
         match m.op {
             backoff_op::BLOCK => {
                 tracing::debug!(osd, pg = %m.pgid, id = m.id, "objecter: backoff");
+                self.counters.backoffs_received += 1;
                 s.backoffs.block(Backoff {
                     pgid: m.pgid,
                     id: m.id,
@@ -468,6 +493,7 @@ impl ObjecterCore {
                     return;
                 };
                 tracing::debug!(osd, pg = %m.pgid, id = m.id, "objecter: backoff lifted");
+                self.counters.backoffs_lifted += 1;
                 let tids: Vec<u64> = s.ops.iter().copied().collect();
                 for tid in tids {
                     let held = self
@@ -671,6 +697,10 @@ impl ObjecterCore {
         match encode_message(&m, tid, features) {
             Ok(mut msg) => {
                 msg.header.priority = CLIENT_OP_PRIORITY;
+                self.counters.ops_sent += 1;
+                if op.attempts > 0 {
+                    self.counters.ops_resent += 1;
+                }
                 op.attempts += 1;
                 self.actions.push(Action::Send(s.conn, msg));
             }

@@ -363,6 +363,9 @@ fn backoffs_hold_ops_and_unblock_resends() {
         .map(|(_, m)| (m.reqid.tid, m.retry_attempt))
         .collect();
     assert_eq!(resent, [(tid, 1), (tid2, 0)]);
+    let c = h.core.counters();
+    assert_eq!((c.backoffs_received, c.backoffs_lifted), (1, 1));
+    assert_eq!((c.ops_sent, c.ops_resent), (3, 1));
 }
 
 #[test]
