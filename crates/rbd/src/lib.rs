@@ -55,6 +55,7 @@ pub mod names;
 pub mod namespace;
 pub mod object_map;
 mod parent;
+mod parent_diff;
 mod pool;
 pub mod snap_set_diff;
 mod snapshot;
