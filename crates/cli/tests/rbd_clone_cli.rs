@@ -116,3 +116,94 @@ fn clone_children_info_flatten_like_rbd() {
     rbd(&["rm", "--no-progress", &parent]);
     rbd(&["namespace", "remove", &format!("rbd/{ns}")]);
 }
+
+#[test]
+fn trashed_children_and_clone_diffs_like_rbd() {
+    let _serial = serial();
+    let parent = unique_name("cli-tparent");
+    let dir = scratch_dir("clone-cli");
+    let mut data = vec![0u8; 6 << 20];
+    data[(2 << 20) + 100..(2 << 20) + 5100].copy_from_slice(&pattern(5000, 4));
+    data[5 << 20..].copy_from_slice(&pattern(1 << 20, 5));
+    let f = dir.join("tin");
+    std::fs::write(&f, &data).unwrap();
+    rbd(&[
+        "import",
+        "--no-progress",
+        "--object-size",
+        "1M",
+        &tool_view(&f),
+        &parent,
+    ]);
+    let psnap = format!("{parent}@s");
+    rbd(&["snap", "create", "--no-progress", &psnap]);
+    rbd(&["snap", "protect", &psnap]);
+    let kept = unique_name("cli-tkept");
+    let trashed = unique_name("cli-ttrashed");
+    rbd(&["clone", &psnap, &kept]);
+    rbd(&["clone", &psnap, &trashed]);
+    // the diff of a clone shows its parent's data, with and without fast-diff
+    rbd(&[
+        "bench",
+        "--io-type",
+        "write",
+        "--io-size",
+        "4096",
+        "--io-total",
+        "8192",
+        &kept,
+    ]);
+    for args in [
+        vec!["diff", kept.as_str()],
+        vec!["diff", "--whole-object", kept.as_str()],
+        vec!["diff", "--format", "json", kept.as_str()],
+        vec!["diff", trashed.as_str()],
+    ] {
+        assert_eq!(ok(&args), rbd(&args), "{args:?}");
+    }
+    ok(&["trash", "mv", &trashed]);
+    // `trash ls -l` names a trashed clone's parent
+    let line = |out: String| {
+        out.lines()
+            .find(|l| l.contains(trashed.as_str()))
+            .map(str::to_owned)
+    };
+    assert_eq!(
+        line(ok(&["trash", "ls", "-l"])),
+        line(rbd(&["trash", "ls", "-l"]))
+    );
+    for args in [
+        vec!["children", psnap.as_str()],
+        vec!["children", "--all", psnap.as_str()],
+        vec!["children", "--all", "--format", "json", psnap.as_str()],
+        vec!["children", "--format", "json", psnap.as_str()],
+    ] {
+        assert_eq!(ok(&args), rbd(&args), "{args:?}");
+    }
+    // the parent in the trash: its clone's info names it, as rbd
+    let trash_id = rbd(&["trash", "ls"])
+        .lines()
+        .find(|l| l.ends_with(&format!(" {trashed}")))
+        .and_then(|l| l.split(' ').next())
+        .unwrap()
+        .to_owned();
+    rbd(&["trash", "mv", &parent]);
+    assert_eq!(
+        without_atime(&ok(&["info", &kept])),
+        without_atime(&rbd(&["info", &kept]))
+    );
+    assert_eq!(ok(&["diff", &kept]), rbd(&["diff", &kept]));
+    let parent_id = rbd(&["trash", "ls"])
+        .lines()
+        .find(|l| l.ends_with(&format!(" {parent}")))
+        .and_then(|l| l.split(' ').next())
+        .unwrap()
+        .to_owned();
+    rbd(&["trash", "restore", &parent_id]);
+    rbd(&["trash", "restore", &trash_id]);
+    ok(&["rm", "--no-progress", &kept]);
+    ok(&["rm", "--no-progress", &trashed]);
+    rbd(&["snap", "unprotect", &psnap]);
+    rbd(&["snap", "rm", "--no-progress", &psnap]);
+    rbd(&["rm", "--no-progress", &parent]);
+}

@@ -44,10 +44,13 @@ pub struct ChildImage {
     pub pool_id: i64,
     /// Namespace.
     pub pool_namespace: String,
-    /// Image name ("" when its directory entry is gone, e.g. in the trash).
+    /// Image name (its trash entry's name when it is in the trash; "" when neither the
+    /// directory nor the trash knows it).
     pub image_name: String,
     /// Image id.
     pub image_id: String,
+    /// Whether it is in the trash (moved by a user, not on its way out).
+    pub trash: bool,
 }
 
 impl Rbd {
@@ -229,6 +232,25 @@ impl Rbd {
     }
 }
 
+/// An image's name and whether it is in the trash (api/Image.cc list_descendants and
+/// get_parent: the directory first, then the trash, whose entries being removed do not
+/// count as trash); an image neither knows has no name.
+async fn name_or_trash(pool: &Rbd, id: &str) -> Result<(String, bool)> {
+    match pool.image_name(id).await {
+        Ok(n) => return Ok((n, false)),
+        Err(e) if e.is(Errno::ENOENT) => {}
+        Err(e) => return Err(e),
+    }
+    match pool.trash_get(id).await {
+        Ok(t) => {
+            let trash = t.source != crate::cls::trash::TrashSource::Removing;
+            Ok((t.name, trash))
+        }
+        Err(e) if e.is(Errno::ENOENT) => Ok((String::new(), false)),
+        Err(e) => Err(e),
+    }
+}
+
 /// A clone's parent by name (`rbd_get_parent`, as `rbd info` shows it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParentImage {
@@ -236,7 +258,7 @@ pub struct ParentImage {
     pub pool_name: String,
     /// Namespace.
     pub pool_namespace: String,
-    /// Image name ("" when it is in the trash).
+    /// Image name (its trash entry's name when it is in the trash).
     pub image_name: String,
     /// Image id.
     pub image_id: String,
@@ -265,11 +287,7 @@ impl Image {
             .ioctx_by_id(pi.pool_id)
             .await?
             .with_namespace(pi.pool_namespace.clone());
-        let (image_name, trash) = match Rbd::new(pio.clone()).image_name(&pi.image_id).await {
-            Ok(n) => (n, false),
-            Err(e) if e.is(Errno::ENOENT) => (String::new(), true),
-            Err(e) => return Err(e),
-        };
+        let (image_name, trash) = name_or_trash(&Rbd::new(pio.clone()), &pi.image_id).await?;
         let b = p::get_snapshot_name(pi.snap_id)?
             .call(&pio, &names::header_object(&pi.image_id))
             .await?;
@@ -334,17 +352,14 @@ impl Image {
                 .ioctx_by_id(s.pool_id)
                 .await?
                 .with_namespace(s.pool_namespace.clone());
-            let image_name = match Rbd::new(io.clone()).image_name(&s.image_id).await {
-                Ok(n) => n,
-                Err(e) if e.is(Errno::ENOENT) => String::new(),
-                Err(e) => return Err(e),
-            };
+            let (image_name, trash) = name_or_trash(&Rbd::new(io.clone()), &s.image_id).await?;
             out.push(ChildImage {
                 pool_id: s.pool_id,
                 pool_name: io.pool_name().to_owned(),
                 pool_namespace: s.pool_namespace,
                 image_id: s.image_id,
                 image_name,
+                trash,
             });
         }
         out.sort();

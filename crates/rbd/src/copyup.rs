@@ -21,9 +21,6 @@ use crate::object_map::{self as om, state};
 use crate::parent::{ParentLink, object_to_image};
 use crate::striper::Layout;
 
-/// Copied parent data is kept sparse at this granularity: all-zero blocks are left out.
-const ZERO_BLOCK: usize = 4096;
-
 /// What a write does to one object of a clone.
 #[derive(Debug, Clone)]
 pub(crate) enum ObjectOp {
@@ -38,6 +35,9 @@ pub(crate) enum ObjectOp {
     Hide,
     /// Nothing but the copyup (flatten).
     CopyupOnly,
+    /// Remove the object after the copyup, so the child's snapshots keep the parent's
+    /// data (a shrink's TrimRequest "removing (with copyup)").
+    Remove,
 }
 
 /// What a clone's object writes need: its data objects, layout, snapshots, parent.
@@ -72,7 +72,7 @@ impl CloneWriter {
         let oid = names::data_object(&self.prefix, object_no);
         let full = match &op {
             ObjectOp::Write(0, d) => d.len() as u64 == self.layout.object_size,
-            ObjectOp::Hide => true,
+            ObjectOp::Hide | ObjectOp::Remove => true,
             _ => false,
         };
         // compute_parent_info: a whole-object write with no snapshots to preserve
@@ -101,11 +101,17 @@ impl CloneWriter {
 
     async fn copyup(&self, object_no: u64, oid: &str, op: ObjectOp) -> Result<bool> {
         let ranges = self.parent_ranges(object_no);
-        let data = self.link.read_ranges(&ranges).await?;
-        let (extents, payload) = sparse(&data);
-        let zero = extents.is_empty();
-        if zero && matches!(op, ObjectOp::CopyupOnly) {
-            // flatten of an object the parent has no data for: nothing to copy
+        let (data, found) = self.link.read_ranges_sparse(&ranges).await?;
+        // CopyupRequest: the parent read's extent map, dropped when all zeros
+        let zero = data.iter().all(|&b| b == 0);
+        let (extents, payload) = if zero {
+            (BTreeMap::new(), Vec::new())
+        } else {
+            extent_payload(&data, found.ranges())
+        };
+        if zero && matches!(op, ObjectOp::CopyupOnly | ObjectOp::Remove) {
+            // flatten of an object the parent has no data for, or removal of one the
+            // child does not have: nothing to copy, nothing to remove
             return Ok(false);
         }
         let copyup = p::sparse_copyup(&extents, &payload)?;
@@ -175,6 +181,7 @@ fn add_op(w: WriteOp, op: &ObjectOp, layout: &Layout) -> WriteOp {
         ObjectOp::Zero(off, len) => w.zero(*off, *len),
         ObjectOp::Hide => w.create(false).truncate(0),
         ObjectOp::CopyupOnly => w,
+        ObjectOp::Remove => w.remove(),
     }
 }
 
@@ -182,29 +189,20 @@ async fn submit(w: WriteOp) -> Result<()> {
     w.submit().await.map(|_| ()).map_err(Error::from)
 }
 
-/// The non-zero blocks of `data` as (offset -> length) runs and their bytes.
-fn sparse(data: &[u8]) -> (BTreeMap<u64, u64>, Vec<u8>) {
-    let mut extents = BTreeMap::new();
+/// `extents` (offsets into `data`) as an extent map and their bytes back to back.
+fn extent_payload(data: &[u8], extents: &[(u64, u64)]) -> (BTreeMap<u64, u64>, Vec<u8>) {
+    let mut map = BTreeMap::new();
     let mut payload = Vec::new();
-    let mut run: Option<(u64, u64)> = None;
-    for (i, block) in data.chunks(ZERO_BLOCK).enumerate() {
-        let off = (i * ZERO_BLOCK) as u64;
-        if block.iter().all(|&b| b == 0) {
-            if let Some((o, l)) = run.take() {
-                extents.insert(o, l);
-            }
+    for &(o, l) in extents {
+        let (Ok(start), Ok(n)) = (usize::try_from(o), usize::try_from(l)) else {
             continue;
-        }
-        payload.extend_from_slice(block);
-        run = match run {
-            Some((o, l)) => Some((o, l + block.len() as u64)),
-            None => Some((off, block.len() as u64)),
         };
+        if let Some(b) = data.get(start..start.saturating_add(n)) {
+            map.insert(o, l);
+            payload.extend_from_slice(b);
+        }
     }
-    if let Some((o, l)) = run {
-        extents.insert(o, l);
-    }
-    (extents, payload)
+    (map, payload)
 }
 
 #[cfg(test)]
@@ -212,21 +210,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sparse_runs() {
-        let mut d = vec![0u8; 5 * ZERO_BLOCK + 10];
-        d[ZERO_BLOCK + 1] = 1;
-        d[2 * ZERO_BLOCK] = 2;
-        d[5 * ZERO_BLOCK + 9] = 3;
-        let (ex, payload) = sparse(&d);
-        let want: BTreeMap<u64, u64> = [
-            (ZERO_BLOCK as u64, 2 * ZERO_BLOCK as u64),
-            (5 * ZERO_BLOCK as u64, 10),
-        ]
-        .into_iter()
-        .collect();
-        assert_eq!(ex, want);
-        assert_eq!(payload.len(), 2 * ZERO_BLOCK + 10);
-        assert!(sparse(&[0; 100]).0.is_empty());
+    fn extent_payload_and_names() {
+        let d: Vec<u8> = (0..100u8).collect();
+        let (map, payload) = extent_payload(&d, &[(10, 5), (90, 20)]);
+        assert_eq!(map.into_iter().collect::<Vec<_>>(), vec![(10, 5)]);
+        assert_eq!(payload, vec![10, 11, 12, 13, 14]);
         assert_eq!(
             snapshot_map_object("ab", 10),
             "rbd_object_map.ab.000000000000000a"

@@ -7,6 +7,8 @@
 //! within it) and with its offsets: whole-object extents are reported at the period's
 //! start plus the extent's offset in its object, as librbd does.
 
+use std::sync::Arc;
+
 use rados::Errno;
 use tokio::task::JoinSet;
 use tracing::debug;
@@ -17,7 +19,7 @@ use crate::features::{self, flags};
 use crate::image::Image;
 use crate::names;
 use crate::object_map::{self as om, state};
-use crate::snap_set_diff::calc_snap_set_diff;
+use crate::snap_set_diff::{Intervals, calc_snap_set_diff};
 use crate::snapshot::snap_object_map_object;
 use crate::striper::ObjectExtent;
 
@@ -47,9 +49,9 @@ impl Image {
     /// since the image was created) up to what this handle reads (its snapshot, or the
     /// head), in librbd's order (`rbd_diff_iterate2`). `whole_object` reports whole
     /// objects (fast, through the object maps, when fast-diff is on and valid).
-    /// `include_parent` on a clone diffed from its creation (what `rbd export-diff` asks)
-    /// is refused for now ([`Error::Unsupported`]): the parent's extents are not merged
-    /// in yet, and leaving them out would lose data.
+    /// `include_parent` on a clone diffed from its creation (what `rbd diff` and `rbd
+    /// export-diff` ask) also reports the parent's data, within the overlap, where the
+    /// clone's objects hold none.
     pub async fn diff_iterate<F>(
         &self,
         from_snap: Option<&str>,
@@ -63,14 +65,6 @@ impl Image {
         F: FnMut(DiffExtent) -> Result<()>,
     {
         self.check_readable()?;
-        // librbd reports the parent's data (within the overlap) where the child has no
-        // object; until that is done here, refuse rather than report too little
-        if include_parent && from_snap.is_none() && self.parent.is_some() {
-            return Err(Error::Unsupported {
-                features: crate::features::LAYERING,
-                what: "diffs of clones that include their parent's data (flatten first)",
-            });
-        }
         let mut len = len;
         // internal.cc clip_io
         if len != 0 {
@@ -106,6 +100,17 @@ impl Image {
         } else {
             None
         };
+        // DiffIterate: from the beginning, the parent's data (within the overlap) shows
+        // where the child has no object
+        let parent_data = match (&self.parent, include_parent && from_id == 0) {
+            (Some(link), true) if link.overlap > off && len > 0 => {
+                let mut d = crate::parent_diff::parent_data(link, whole_object).await?;
+                d.erase(0, off);
+                d.erase(off + len, u64::MAX - (off + len));
+                Some(Arc::new(d))
+            }
+            _ => None,
+        };
         let layout = self.info.layout();
         let period = layout.period();
         let (mut at, mut left) = (off, len);
@@ -124,6 +129,9 @@ impl Image {
                             .unwrap_or(diff_state::NONE);
                         if s != diff_state::NONE {
                             push_pieces(&mut found, at, &ex, s == diff_state::UPDATED);
+                        } else if let Some(p) = &parent_data {
+                            // (from the beginning, NONE: no object at the end)
+                            push_parent(&mut found, p, at, &ex);
                         }
                     }
                     merged(found).into_iter().try_for_each(&mut callback)?;
@@ -136,7 +144,7 @@ impl Image {
                 let batch = std::mem::take(&mut pending);
                 let bases: Vec<u64> = batch.iter().map(|(b, _)| *b).collect();
                 let results = self
-                    .diff_objects(batch, from_id, end_id, whole_object)
+                    .diff_objects(batch, from_id, end_id, whole_object, parent_data.clone())
                     .await?;
                 // one period at a time, sorted and merged (io::SparseExtents)
                 let mut i = 0;
@@ -182,6 +190,7 @@ impl Image {
         from_id: u64,
         end_id: u64,
         whole_object: bool,
+        parent_data: Option<Arc<Intervals>>,
     ) -> Result<Vec<Vec<DiffExtent>>> {
         let mut results: Vec<Option<Vec<DiffExtent>>> = vec![None; batch.len()];
         let mut set = JoinSet::new();
@@ -191,13 +200,23 @@ impl Image {
             }
             let io = self.data_io.clone();
             let oid = names::data_object(&self.info.block_name_prefix, ex.object_no);
+            let parent_data = parent_data.clone();
             set.spawn(async move {
                 let r = match io.list_snaps(&oid).await {
                     Ok(ss) => object_diffs(&ss, from_id, end_id, whole_object, at, &ex),
-                    // no object at any snapshot: nothing changed (a clone would report
-                    // its parent's data here)
-                    Err(e) if e.is(Errno::ENOENT) => Vec::new(),
+                    // no object at any snapshot: nothing changed (a clone reports its
+                    // parent's data here)
+                    Err(e) if e.is(Errno::ENOENT) => None,
                     Err(e) => return (i, Err(Error::from(e))),
+                };
+                let r = match (r, parent_data) {
+                    (Some(found), _) => found,
+                    (None, Some(p)) => {
+                        let mut found = Vec::new();
+                        push_parent(&mut found, &p, at, &ex);
+                        found
+                    }
+                    (None, None) => Vec::new(),
                 };
                 (i, Ok(r))
             });
@@ -318,7 +337,8 @@ fn store(results: &mut [Option<Vec<DiffExtent>>], joined: Joined) -> Result<()> 
 }
 
 /// One object's changed extents (from the clone list, as C_DiffObject saw them), in
-/// image offsets; `at` is the image offset the object extent's buffer starts at.
+/// image offsets; `at` is the image offset the object extent's buffer starts at. `None`:
+/// nothing changed and the object does not exist at the end (a clone's parent shows).
 fn object_diffs(
     ss: &rados::SnapSet,
     from_id: u64,
@@ -326,16 +346,16 @@ fn object_diffs(
     whole_object: bool,
     at: u64,
     q: &ObjectExtent,
-) -> Vec<DiffExtent> {
+) -> Option<Vec<DiffExtent>> {
     let d = calc_snap_set_diff(ss, from_id, end_id);
     let exists = d.end_exists;
     let mut out = Vec::new();
     if d.diff.is_empty() && !d.whole_object {
-        return out;
+        return (exists).then_some(out);
     }
     if whole_object || d.whole_object {
         push_pieces(&mut out, at, q, exists);
-        return out;
+        return Some(out);
     }
     let mut opos = q.offset;
     for &(b_off, b_len) in &q.buffer_extents {
@@ -348,7 +368,20 @@ fn object_diffs(
         }
         opos += b_len;
     }
-    out
+    Some(out)
+}
+
+/// The parent's data within an object extent's image ranges, as data.
+fn push_parent(out: &mut Vec<DiffExtent>, parent: &Intervals, at: u64, q: &ObjectExtent) {
+    for &(b_off, b_len) in &q.buffer_extents {
+        for (offset, length) in parent.intersect(at + b_off, b_len) {
+            out.push(DiffExtent {
+                offset,
+                length,
+                exists: true,
+            });
+        }
+    }
 }
 
 /// The image ranges of an object extent.

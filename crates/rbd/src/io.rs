@@ -177,7 +177,8 @@ impl Image {
                 (ex.object_no, action)
             })
             .collect();
-        self.discard_objects(plan, held(&access), true).await?;
+        self.discard_objects(plan, held(&access), CloneMode::Discard)
+            .await?;
         Ok(len)
     }
 
@@ -216,27 +217,33 @@ impl Image {
                 (ex.object_no, action)
             })
             .collect();
-        // (no copyup: absent objects keep reading the parent, up to the overlap that
-        // set_size cuts to the new size)
-        self.discard_objects(plan, held, false).await
+        // operation/TrimRequest.cc: a clone's boundary object is truncated through the
+        // write path (copied up first when absent), and with snapshots the objects past
+        // it are copied up before they go, so the snapshots keep the parent's data after
+        // set_size cuts the overlap
+        self.discard_objects(plan, held, CloneMode::Trim).await
     }
 
     /// Runs discard actions, keeping the object map in step (ObjectDiscardRequest):
     /// objects a valid map says do not exist are skipped; removed objects go PENDING
     /// before and NONEXISTENT after, truncated or zeroed ones are (still) EXISTS.
-    /// With `clone_aware`, objects of a clone the parent backs are copied up first and
-    /// hidden rather than removed, so the parent's data does not show through.
+    /// Objects of a clone the parent backs are copied up first (see [`CloneMode`]).
     async fn discard_objects(
         &self,
         plan: Vec<(u64, DiscardAction)>,
         held: Option<&Held>,
-        clone_aware: bool,
+        mode: CloneMode,
     ) -> Result<()> {
         let mut run = Vec::with_capacity(plan.len());
         let (mut removed, mut kept) = (Vec::new(), Vec::new());
-        let clone = self.clone_writer(held).filter(|_| clone_aware);
+        let clone = self.clone_writer(held);
         for (object_no, mut action) in plan {
-            let covered = clone.as_ref().filter(|c| c.covers(object_no)).cloned();
+            let mut covered = clone.as_ref().filter(|c| c.covers(object_no)).cloned();
+            if action == DiscardAction::Remove && mode == CloneMode::Trim {
+                // whole objects past the new end: a plain remove unless snapshots
+                // must keep the parent's data
+                covered = covered.filter(|c| !c.snaps.is_empty());
+            }
             let may_exist = match held {
                 Some(h) => h.may_exist(object_no).await,
                 None => true,
@@ -244,7 +251,7 @@ impl Image {
             if !may_exist && covered.is_none() {
                 continue;
             }
-            if covered.is_some() && action == DiscardAction::Remove {
+            if covered.is_some() && action == DiscardAction::Remove && mode == CloneMode::Discard {
                 action = DiscardAction::Hide;
             }
             match action {
@@ -317,11 +324,23 @@ impl Image {
     }
 }
 
+/// How discards treat a clone's objects the parent backs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CloneMode {
+    /// `rbd_discard`: copied up, and whole objects kept empty (hidden) rather than
+    /// removed, so the parent's data does not show through.
+    Discard,
+    /// Shrinking: partial objects copied up then truncated; whole objects removed,
+    /// copied up first only when snapshots need the parent's data.
+    Trim,
+}
+
 impl DiscardAction {
     fn clone_op(self) -> crate::copyup::ObjectOp {
         use crate::copyup::ObjectOp;
         match self {
-            DiscardAction::Remove | DiscardAction::Hide => ObjectOp::Hide,
+            DiscardAction::Remove => ObjectOp::Remove,
+            DiscardAction::Hide => ObjectOp::Hide,
             DiscardAction::Truncate(at) => ObjectOp::Truncate(at),
             DiscardAction::Zero(o, l) => ObjectOp::Zero(o, l),
         }

@@ -57,6 +57,7 @@ pub mod namespace;
 pub mod object_map;
 pub mod object_map_build;
 mod parent;
+mod parent_diff;
 mod pool;
 pub mod snap_set_diff;
 mod snapshot;

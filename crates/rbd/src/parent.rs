@@ -18,7 +18,8 @@ use crate::cls::{self, Method, rbd as m};
 use crate::error::{Error, Result};
 use crate::features;
 use crate::names;
-use crate::striper::Layout;
+use crate::snap_set_diff::Intervals;
+use crate::striper::{Layout, ObjectExtent};
 
 /// Clone chains deeper than this are refused (a loop in broken metadata must not recurse
 /// forever; librbd has no limit but real chains are short).
@@ -103,42 +104,140 @@ impl ParentLink {
     /// buffer of their total length: zeros past the overlap and where the parent has no
     /// data.
     pub(crate) async fn read_ranges(&self, ranges: &[(u64, u64)]) -> Result<Bytes> {
+        Ok(self.read_ranges_with(ranges, false).await?.0)
+    }
+
+    /// [`ParentLink::read_ranges`], and where in the buffer the parent's objects have
+    /// extents (sparse reads: a copyup copies exactly those, as librbd's CopyupRequest
+    /// copies the extent map of its parent read).
+    pub(crate) async fn read_ranges_sparse(
+        &self,
+        ranges: &[(u64, u64)],
+    ) -> Result<(Bytes, Intervals)> {
+        self.read_ranges_with(ranges, true).await
+    }
+
+    async fn read_ranges_with(
+        &self,
+        ranges: &[(u64, u64)],
+        sparse: bool,
+    ) -> Result<(Bytes, Intervals)> {
         let total: u64 = ranges.iter().map(|r| r.1).sum();
         let mut buf = BytesMut::zeroed(to_usize(total)?);
+        let mut extents = Intervals::new();
         for (pos, off, len) in prune(ranges, self.overlap) {
-            let data = read_source(self.source.clone(), off, len).await?;
+            let (data, found) = read_source(self.source.clone(), off, len, sparse).await?;
             let start = to_usize(pos)?;
             if let Some(dst) = buf.get_mut(start..start + data.len()) {
                 dst.copy_from_slice(&data);
             }
+            for &(o, l) in found.ranges() {
+                extents.insert(pos + o, l);
+            }
         }
-        Ok(buf.freeze())
+        Ok((buf.freeze(), extents))
     }
+}
+
+/// A sparse read of object range `off..off + len` as the plain read's bytes (holes as
+/// zeros; extents outside the range, which a sane OSD does not send, are ignored).
+fn dense(r: &rados::SparseRead, off: u64, len: u64) -> Bytes {
+    let mut out = BytesMut::zeroed(usize::try_from(len).unwrap_or(0));
+    let mut at = 0usize;
+    for &(o, l) in &r.extents {
+        let Ok(n) = usize::try_from(l) else { break };
+        let src = r.data.get(at..at.saturating_add(n));
+        at = at.saturating_add(n);
+        let (Some(src), Some(rel)) = (src, o.checked_sub(off)) else {
+            continue;
+        };
+        let Ok(rel) = usize::try_from(rel) else {
+            continue;
+        };
+        if let Some(dst) = out.get_mut(rel..rel.saturating_add(n)) {
+            dst.copy_from_slice(src);
+        }
+    }
+    out.freeze()
+}
+
+/// The positions (from the request's start) that object range `o..o + l` of extent
+/// `ex` fills.
+fn object_to_buffer(ex: &ObjectExtent, o: u64, l: u64) -> Vec<(u64, u64)> {
+    let mut out = Vec::new();
+    let mut opos = ex.offset;
+    for &(b, bl) in &ex.buffer_extents {
+        let (s, e) = (o.max(opos), (o + l).min(opos + bl));
+        if s < e {
+            out.push((b + (s - opos), e - s));
+        }
+        opos += bl;
+    }
+    out
+}
+
+/// The positions (from the request's start) of positions `p..p + l` of the buffer a
+/// parent read of `ex`'s image ranges returned (its pieces one after the other).
+fn pieces_to_buffer(ex: &ObjectExtent, p: u64, l: u64) -> Vec<(u64, u64)> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    for &(b, bl) in &ex.buffer_extents {
+        let (s, e) = (p.max(at), (p + l).min(at + bl));
+        if s < e {
+            out.push((b + (s - at), e - s));
+        }
+        at += bl;
+    }
+    out
 }
 
 fn to_usize(n: u64) -> Result<usize> {
     usize::try_from(n).map_err(|_| Error::InvalidArgument("read larger than memory"))
 }
 
+/// A parent read: its bytes, and where its objects have extents (sparse reads only).
+type SourceRead = (Bytes, Intervals);
+
 /// Reads `off..off + len` of a parent image (cut to its size; a short result means zeros
-/// follow), each object at the snapshot, through to its own parent where absent.
+/// follow), each object at the snapshot, through to its own parent where absent. With
+/// `sparse`, also where (from `off`) the objects have extents.
 fn read_source(
     src: Arc<Source>,
     off: u64,
     len: u64,
-) -> Pin<Box<dyn Future<Output = Result<Bytes>> + Send>> {
+    sparse: bool,
+) -> Pin<Box<dyn Future<Output = Result<SourceRead>> + Send>> {
     Box::pin(async move {
         let len = len.min(src.size.saturating_sub(off));
         let mut buf = BytesMut::zeroed(to_usize(len)?);
+        let mut extents = Intervals::new();
         if len == 0 {
-            return Ok(buf.freeze());
+            return Ok((buf.freeze(), extents));
         }
         let mut reads = tokio::task::JoinSet::new();
         for ex in src.layout.file_to_extents(off, len) {
             let src = src.clone();
             reads.spawn(async move {
                 let oid = names::data_object(&src.prefix, ex.object_no);
-                let data = match src.data_io.read(&oid, ex.offset, ex.length).await {
+                let read = if sparse {
+                    src.data_io
+                        .sparse_read(&oid, ex.offset, ex.length)
+                        .await
+                        .map(|r| {
+                            let found: Vec<(u64, u64)> = r
+                                .extents
+                                .iter()
+                                .flat_map(|&(o, l)| object_to_buffer(&ex, o, l))
+                                .collect();
+                            (dense(&r, ex.offset, ex.length), found)
+                        })
+                } else {
+                    src.data_io
+                        .read(&oid, ex.offset, ex.length)
+                        .await
+                        .map(|d| (d, Vec::new()))
+                };
+                let (data, found) = match read {
                     Ok(d) => d,
                     Err(e) if e.is(Errno::ENOENT) => match &src.parent {
                         Some(link) => {
@@ -147,20 +246,29 @@ fn read_source(
                                 .iter()
                                 .map(|&(b, l)| (off + b, l))
                                 .collect();
-                            link.read_ranges(&ranges).await?
+                            let (data, below) = link.read_ranges_with(&ranges, sparse).await?;
+                            let found = below
+                                .ranges()
+                                .iter()
+                                .flat_map(|&(p, l)| pieces_to_buffer(&ex, p, l))
+                                .collect();
+                            (data, found)
                         }
-                        None => Bytes::new(),
+                        None => (Bytes::new(), Vec::new()),
                     },
                     Err(e) => return Err(Error::from(e)),
                 };
-                Ok((ex, data))
+                Ok((ex, data, found))
             });
         }
         while let Some(r) = reads.join_next().await {
-            let (ex, data) = r.map_err(|_| Error::Rados(rados::Error::Shutdown))??;
+            let (ex, data, found) = r.map_err(|_| Error::Rados(rados::Error::Shutdown))??;
             crate::io::scatter(&mut buf, &ex, &data);
+            for (o, l) in found {
+                extents.insert(o, l);
+            }
         }
-        Ok(buf.freeze())
+        Ok((buf.freeze(), extents))
     })
 }
 
@@ -310,6 +418,30 @@ pub(crate) async fn open_for(io: &IoCtx, info: &crate::ImageInfo) -> Result<Opti
     Ok(Some(open_chain(io.rados(), spec, overlap).await?))
 }
 
+/// The parent of image `image_id` at snapshot `snap` (`parent_get` and
+/// `parent_overlap_get(snap)`, as RefreshRequest reads it per snapshot), opened, with
+/// the overlap cut to the snapshot's `size`.
+pub(crate) async fn open_at_snap(
+    io: &IoCtx,
+    image_id: &str,
+    snap: u64,
+    size: u64,
+) -> Result<(Option<m::ParentInfo>, Option<ParentLink>)> {
+    let header = names::header_object(image_id);
+    let Some((spec, overlap)) = parent_at(io, &header, snap).await? else {
+        return Ok((None, None));
+    };
+    let info = m::ParentInfo {
+        pool_id: spec.pool_id,
+        pool_namespace: spec.pool_namespace.clone(),
+        image_id: spec.image_id.clone(),
+        snap_id: spec.snap_id,
+        overlap,
+    };
+    let link = open_chain(io.rados(), spec, overlap.min(size)).await?;
+    Ok((Some(info), Some(link)))
+}
+
 impl crate::Image {
     /// The parent spec of a clone (`None` for other images), as of the last refresh.
     pub fn parent_spec(&self) -> Option<&ParentSpec> {
@@ -383,6 +515,33 @@ mod tests {
                 assert_eq!(back, want, "{layout:?} object {}", ex.object_no);
             }
         }
+    }
+
+    #[test]
+    fn sparse_extents_map_to_request_positions() {
+        // stripe unit 4096, 3 objects per set: object 1 holds request bytes 4096..8192
+        // and 16384..20480 of a read from 0
+        let layout = Layout::new(1 << 16, 4096, 3).unwrap();
+        let ex = layout
+            .file_to_extents(0, 6 * 4096)
+            .into_iter()
+            .find(|e| e.object_no == 1)
+            .unwrap();
+        assert_eq!(ex.buffer_extents, vec![(4096, 4096), (16384, 4096)]);
+        assert_eq!(
+            object_to_buffer(&ex, 4000, 200),
+            vec![(4096 + 4000, 96), (16384, 104)]
+        );
+        assert_eq!(
+            pieces_to_buffer(&ex, 4000, 200),
+            vec![(4096 + 4000, 96), (16384, 104)]
+        );
+        let r = rados::SparseRead {
+            extents: vec![(10, 2), (1 << 40, 3), (20, 2)],
+            data: Bytes::from_static(b"abcdefg"),
+        };
+        let d = dense(&r, 8, 16);
+        assert_eq!(&d[..], b"\0\0ab\0\0\0\0\0\0\0\0fg\0\0");
     }
 
     #[test]

@@ -149,9 +149,17 @@ impl Rbd {
         Ok(image)
     }
 
-    /// Opens the image with id `id`.
+    /// Opens the image with id `id` (also in the trash, under its trash entry's name, as
+    /// librbd/image/OpenRequest.cc falls back to the trash).
     pub async fn open_by_id(&self, id: &str, mode: OpenMode) -> Result<Image> {
-        let name = self.image_name(id).await?;
+        let name = match self.image_name(id).await {
+            Ok(n) => n,
+            Err(e) if e.is(rados::Errno::ENOENT) => match self.trash_get(id).await {
+                Ok(t) => t.name,
+                Err(_) => return Err(e),
+            },
+            Err(e) => return Err(e),
+        };
         Image::open(self.io.clone(), name, id.to_owned(), mode).await
     }
 

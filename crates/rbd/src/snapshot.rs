@@ -718,8 +718,14 @@ impl Image {
     /// Points this handle at snapshot `id`: its size, and reads at it.
     pub(crate) async fn apply_snap(&mut self, id: u64) -> Result<()> {
         let info = self.snap_info_by_id(id).await?;
+        // the parent as of the snapshot (its overlap may differ from the head's, and a
+        // clone flattened without deep-flatten keeps it for its snapshots only)
+        let (parent, link) =
+            crate::parent::open_at_snap(&self.io, &self.info.id, id, info.size).await?;
         self.info.size = info.size;
         self.info.num_objs = self.info.layout().num_objects(info.size);
+        self.info.parent = parent;
+        self.parent = link;
         self.data_io.set_read_snap(SnapId(id));
         self.snap_id = Some(id);
         Ok(())

@@ -157,8 +157,8 @@ pub async fn run_children(
     .await;
     rados.shutdown().await;
     let kids = r?;
-    // a child without a directory entry is in the trash (Children.cc shows it with --all)
-    let shown = kids.iter().filter(|c| a.all || !c.image_name.is_empty());
+    // children in the trash are shown with --all only (Children.cc)
+    let shown = kids.iter().filter(|c| a.all || !c.trash);
     match global.format {
         Format::Plain => {
             for c in shown {
@@ -167,10 +167,9 @@ pub async fn run_children(
                     line.push_str(&c.pool_namespace);
                     line.push('/');
                 }
-                if c.image_name.is_empty() {
+                line.push_str(&c.image_name);
+                if c.trash {
                     line.push_str(&format!(" (trash {})", c.image_id));
-                } else {
-                    line.push_str(&c.image_name);
                 }
                 println!("{line}");
             }
@@ -182,7 +181,7 @@ pub async fn run_children(
                     pool_namespace: c.pool_namespace.clone(),
                     image: c.image_name.clone(),
                     id: a.all.then(|| c.image_id.clone()),
-                    trash: a.all.then_some(c.image_name.is_empty()),
+                    trash: a.all.then_some(c.trash),
                 })
                 .collect();
             let out = if format == Format::JsonPretty {

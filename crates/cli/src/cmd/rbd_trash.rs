@@ -187,7 +187,21 @@ async fn run_on(
             if !all {
                 entries.retain(|e| matches!(e.source, TrashSource::User | TrashSource::UserParent));
             }
-            ls(&entries, format, long)?;
+            // trash/list: the parent of each (a clone's), for -l
+            let mut parents = Vec::with_capacity(entries.len());
+            for e in entries.iter().filter(|_| long) {
+                let parent = match pool.open_by_id(&e.id, rbd::OpenMode::ReadOnly).await {
+                    Ok(image) => {
+                        let p = image.parent_info().await;
+                        image.close().await?;
+                        p?
+                    }
+                    // removed meanwhile
+                    Err(_) => None,
+                };
+                parents.push(parent);
+            }
+            ls(&entries, &parents, format, long)?;
         }
         TrashArgs::Rm {
             spec,
@@ -295,6 +309,17 @@ struct LongJson<'a> {
     source: String,
     deleted_at: String,
     status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parent: Option<ParentJson<'a>>,
+}
+
+/// A trashed clone's parent in `rbd trash ls -l --format json`.
+#[derive(serde::Serialize)]
+struct ParentJson<'a> {
+    pool: &'a str,
+    pool_namespace: &'a str,
+    image: &'a str,
+    snapshot: &'a str,
 }
 
 fn print_json<T: serde::Serialize>(format: Format, v: &T) -> Result<(), CliError> {
@@ -308,9 +333,14 @@ fn print_json<T: serde::Serialize>(format: Format, v: &T) -> Result<(), CliError
     Ok(())
 }
 
-/// `rbd trash ls [-l]`: `id name` lines, or a table (no PARENT values: clones are not
-/// supported by this client).
-fn ls(entries: &[rbd::TrashEntry], format: Format, long: bool) -> Result<(), CliError> {
+/// `rbd trash ls [-l]`: `id name` lines, or a table with each clone's parent
+/// (`parents`, one per entry with `long`).
+fn ls(
+    entries: &[rbd::TrashEntry],
+    parents: &[Option<rbd::ParentImage>],
+    format: Format,
+    long: bool,
+) -> Result<(), CliError> {
     if !long {
         if format == Format::Plain {
             let mut out = std::io::stdout().lock();
@@ -329,12 +359,19 @@ fn ls(entries: &[rbd::TrashEntry], format: Format, long: bool) -> Result<(), Cli
     if format != Format::Plain {
         let v: Vec<_> = entries
             .iter()
-            .map(|e| LongJson {
+            .zip(parents)
+            .map(|(e, p)| LongJson {
                 id: &e.id,
                 name: &e.name,
                 source: source_name(e.source),
                 deleted_at: deleted(e),
                 status: status(e.deferment_end_time),
+                parent: p.as_ref().map(|p| ParentJson {
+                    pool: &p.pool_name,
+                    pool_namespace: &p.pool_namespace,
+                    image: &p.image_name,
+                    snapshot: &p.snap_name,
+                }),
             })
             .collect();
         return print_json(format, &v);
@@ -344,14 +381,23 @@ fn ls(entries: &[rbd::TrashEntry], format: Format, long: bool) -> Result<(), Cli
     }
     let rows: Vec<Vec<String>> = entries
         .iter()
-        .map(|e| {
+        .zip(parents)
+        .map(|(e, p)| {
+            let parent = p.as_ref().map_or(String::new(), |p| {
+                let ns = if p.pool_namespace.is_empty() {
+                    String::new()
+                } else {
+                    format!("{}/", p.pool_namespace)
+                };
+                format!("{}/{ns}{}@{}", p.pool_name, p.image_name, p.snap_name)
+            });
             vec![
                 e.id.clone(),
                 e.name.clone(),
                 source_name(e.source),
                 deleted(e),
                 status(e.deferment_end_time),
-                String::new(),
+                parent,
             ]
         })
         .collect();
