@@ -175,6 +175,12 @@ async fn run(
             message = outgoing.recv(), if take_more => match message {
                 Some(m) => {
                     let _ = conn.send_message(m);
+                    // take what else is already waiting, so that messages sent in one go
+                    // (e.g. a burst of ops) leave in one vectored write, not one each
+                    while conn.queued_messages() < options.max_queued_messages {
+                        let Ok(m) = outgoing.try_recv() else { break };
+                        let _ = conn.send_message(m);
+                    }
                 }
                 None => {
                     // every handle is gone: nobody can use this connection any more

@@ -434,7 +434,8 @@ pub(crate) async fn join_one<T: Send + 'static>(set: &mut JoinSet<Result<T>>) ->
     }
 }
 
-/// Runs one future per extent, at most [`MAX_IN_FLIGHT`] at a time, and collects their
+/// Runs one future per extent (a single one in the caller's task, more as tasks), at
+/// most [`MAX_IN_FLIGHT`] at a time, and collects their
 /// results (in completion order). The first error ends the call (the rest are dropped,
 /// which cancels them).
 async fn run_all<I, T, F, Fut>(extents: Vec<I>, mut f: F) -> Result<Vec<T>>
@@ -444,6 +445,13 @@ where
     Fut: std::future::Future<Output = Result<T>> + Send + 'static,
 {
     let mut out = Vec::with_capacity(extents.len());
+    if extents.len() == 1 {
+        // one object (most small requests): run it in the caller's task, no spawn
+        for ex in extents {
+            out.push(f(ex).await?);
+        }
+        return Ok(out);
+    }
     let mut set = JoinSet::new();
     for ex in extents {
         if set.len() >= MAX_IN_FLIGHT {
