@@ -182,10 +182,14 @@ async fn submit(w: WriteOp) -> Result<()> {
     w.submit().await.map(|_| ()).map_err(Error::from)
 }
 
-/// The non-zero blocks of `data` as (offset -> length) runs and their bytes.
-fn sparse(data: &[u8]) -> (BTreeMap<u64, u64>, Vec<u8>) {
+/// The non-zero blocks of `data` as (offset -> length) runs and their bytes (`data`
+/// itself, not a copy, when no block is zero).
+fn sparse(data: &Bytes) -> (BTreeMap<u64, u64>, Bytes) {
+    if !data.is_empty() && data.chunks(ZERO_BLOCK).all(|b| b.iter().any(|&x| x != 0)) {
+        return (BTreeMap::from([(0, data.len() as u64)]), data.clone());
+    }
     let mut extents = BTreeMap::new();
-    let mut payload = Vec::new();
+    let mut payload = Vec::with_capacity(data.len());
     let mut run: Option<(u64, u64)> = None;
     for (i, block) in data.chunks(ZERO_BLOCK).enumerate() {
         let off = (i * ZERO_BLOCK) as u64;
@@ -204,7 +208,7 @@ fn sparse(data: &[u8]) -> (BTreeMap<u64, u64>, Vec<u8>) {
     if let Some((o, l)) = run {
         extents.insert(o, l);
     }
-    (extents, payload)
+    (extents, payload.into())
 }
 
 #[cfg(test)]
@@ -217,7 +221,7 @@ mod tests {
         d[ZERO_BLOCK + 1] = 1;
         d[2 * ZERO_BLOCK] = 2;
         d[5 * ZERO_BLOCK + 9] = 3;
-        let (ex, payload) = sparse(&d);
+        let (ex, payload) = sparse(&Bytes::from(d));
         let want: BTreeMap<u64, u64> = [
             (ZERO_BLOCK as u64, 2 * ZERO_BLOCK as u64),
             (5 * ZERO_BLOCK as u64, 10),
@@ -226,7 +230,11 @@ mod tests {
         .collect();
         assert_eq!(ex, want);
         assert_eq!(payload.len(), 2 * ZERO_BLOCK + 10);
-        assert!(sparse(&[0; 100]).0.is_empty());
+        assert!(sparse(&Bytes::from_static(&[0; 100])).0.is_empty());
+        let full = Bytes::from(vec![1u8; 2 * ZERO_BLOCK + 3]);
+        let (ex, payload) = sparse(&full);
+        assert_eq!(ex, BTreeMap::from([(0, full.len() as u64)]));
+        assert_eq!(payload, full);
         assert_eq!(
             snapshot_map_object("ab", 10),
             "rbd_object_map.ab.000000000000000a"
