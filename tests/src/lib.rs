@@ -445,3 +445,50 @@ pub fn assert_object_map_valid(spec: &str) {
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+/// A python3 script running beside a test (python3-rbd holding an image open, say), driven
+/// line by line: the test reads what it prints and tells it when to go on.
+pub struct PythonSession {
+    child: std::process::Child,
+    stdin: std::process::ChildStdin,
+    out: std::io::BufReader<std::process::ChildStdout>,
+}
+
+impl PythonSession {
+    /// Starts `python3 -c code` (in the reference tools' chroot when there is one).
+    pub fn start(code: &str) -> PythonSession {
+        use std::process::Stdio;
+        let mut child = python3()
+            .args(["-c", code])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run python3: {e}"));
+        let stdin = child.stdin.take().expect("piped stdin");
+        let out = std::io::BufReader::new(child.stdout.take().expect("piped stdout"));
+        PythonSession { child, stdin, out }
+    }
+
+    /// The next line the script prints, trimmed.
+    pub fn line(&mut self) -> String {
+        use std::io::BufRead;
+        let mut s = String::new();
+        self.out
+            .read_line(&mut s)
+            .expect("reading the script's output");
+        s.trim().to_owned()
+    }
+
+    /// Sends the script a line (its `sys.stdin.readline()` returns).
+    pub fn go_on(&mut self) {
+        use std::io::Write;
+        writeln!(self.stdin, "go").expect("writing to the script");
+        self.stdin.flush().expect("writing to the script");
+    }
+
+    /// Waits for the script to end; panics unless it succeeded.
+    pub fn finish(mut self) {
+        let status = self.child.wait().expect("waiting for the script");
+        assert!(status.success(), "the python3 script failed: {status}");
+    }
+}

@@ -6,9 +6,6 @@
 //! and off by `rbd`, this client sees the same features and keeps the map valid when it
 //! writes.
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::Stdio;
-
 use interop_tests::{
     ceph_tool, connect, pattern, rbd_pool as pool, rbd_tool as rbd, rbd_tool_json as rbd_json, run,
     try_ceph_tool, unique_name,
@@ -342,27 +339,16 @@ fn open_librbd_handle_follows_an_update_here() {
              im.close()\n",
             interop_tests::tool_conf()
         );
-        let mut child = interop_tests::python3()
-            .args(["-c", &py])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stdin = child.stdin.take().unwrap();
-        let mut out = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        out.read_line(&mut line).unwrap();
-        assert_eq!(line.trim(), "owner True");
+        let mut script = interop_tests::PythonSession::start(&py);
+        assert_eq!(script.line(), "owner True");
         let mut img = pool.open(&name, OpenMode::ReadWrite).await.unwrap();
         img.enable_features(OBJECT_MAP, |_, _| {}).await.unwrap();
         img.close().await.unwrap();
-        writeln!(stdin, "go").unwrap();
-        stdin.flush().unwrap();
-        line.clear();
-        out.read_line(&mut line).unwrap();
+        script.go_on();
+        let line = script.line();
         let all = LAYERING | EXCLUSIVE_LOCK | OBJECT_MAP | FAST_DIFF;
-        assert_eq!(line.trim(), format!("features {all} 0"));
-        assert!(child.wait().unwrap().success());
+        assert_eq!(line, format!("features {all} 0"));
+        script.finish();
         assert_map_checks(&name);
         assert_eq!(du(&name)["images"][0]["used_size"], 2 * MIB);
         rbd(&["rm", "--no-progress", &name]);

@@ -6,9 +6,6 @@
 //! limit by either are seen by the other; `rbd object-map check` passes for the head and
 //! each snapshot; the exclusive lock held by librbd or by us does not get in the way.
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::Stdio;
-
 use interop_tests::{
     assert_object_map_valid, connect, pattern, rbd_export, rbd_pool as pool, rbd_tool as rbd,
     rbd_tool_json as rbd_json, run, try_ceph_tool, unique_name,
@@ -245,25 +242,14 @@ fn snapshot_while_librbd_holds_the_lock() {
              im.close()\n",
             interop_tests::tool_conf()
         );
-        let mut child = interop_tests::python3()
-            .args(["-c", &py])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stdin = child.stdin.take().unwrap();
-        let mut out = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        out.read_line(&mut line).unwrap();
-        assert_eq!(line.trim(), "owner True");
+        let mut script = interop_tests::PythonSession::start(&py);
+        assert_eq!(script.line(), "owner True");
         let image = pool.open(&name, OpenMode::ReadWrite).await.unwrap();
         image.create_snap("while-locked").await.unwrap();
-        writeln!(stdin, "go").unwrap();
-        stdin.flush().unwrap();
-        line.clear();
-        out.read_line(&mut line).unwrap();
-        assert_eq!(line.trim(), "snaps ['while-locked']");
-        assert!(child.wait().unwrap().success());
+        script.go_on();
+        let line = script.line();
+        assert_eq!(line, "snaps ['while-locked']");
+        script.finish();
         let at = rbd_export(&format!("{name}@while-locked"));
         assert!(at[..OBJ as usize].iter().all(|&b| b == 0x11));
         assert!(rbd_export(&name)[..OBJ as usize].iter().all(|&b| b == 0x22));
