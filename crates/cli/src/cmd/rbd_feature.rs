@@ -5,9 +5,9 @@
 
 use std::process::ExitCode;
 
-use crate::cmd::rbd::{ImageSpecArgs, open_pool, resolve};
+use crate::cmd::rbd::{open_pool, resolve};
 use crate::cmd::rbd_progress::Progress;
-use crate::cmd::rbd_snap::split_snap;
+use crate::cmd::rbd_snap::SnapSpecArgs;
 use crate::error::{CliError, errno_exit};
 use crate::global::GlobalArgs;
 
@@ -36,22 +36,9 @@ pub enum FeatureArgs {
 #[derive(Debug, clap::Subcommand)]
 pub enum ObjectMapArgs {
     /// Rebuilds an invalid object map (of the head or `image@snap`).
-    Rebuild(MapSpecArgs),
+    Rebuild(SnapSpecArgs),
     /// Verifies the object map (a wrong one is flagged invalid).
-    Check(MapSpecArgs),
-}
-
-/// An image or snapshot spec for `object-map`.
-#[derive(Debug, clap::Args)]
-pub struct MapSpecArgs {
-    #[command(flatten)]
-    spec: ImageSpecArgs,
-    /// Snapshot name.
-    #[arg(long = "snap")]
-    snap: Option<String>,
-    /// No progress output.
-    #[arg(long = "no-progress")]
-    no_progress: bool,
+    Check(SnapSpecArgs),
 }
 
 /// Runs a `feature` subcommand.
@@ -102,20 +89,7 @@ pub async fn run_object_map(
         ObjectMapArgs::Rebuild(a) => (a, true),
         ObjectMapArgs::Check(a) => (a, false),
     };
-    let (img_spec, snap) = match a.spec.spec.as_deref() {
-        Some(s) => {
-            let (i, sn) = split_snap(s);
-            (Some(i), sn.map(str::to_owned))
-        }
-        None => (None, None),
-    };
-    let spec = resolve(
-        img_spec,
-        a.spec.pool.as_deref(),
-        a.spec.namespace.as_deref(),
-        a.spec.image.as_deref(),
-    )?;
-    let snap = snap.or(a.snap);
+    let (spec, snap) = a.resolve(false)?;
     let rados = global.connect().await?;
     let r = async {
         let pool = open_pool(&rados, &spec.pool, &spec.namespace).await?;
@@ -128,7 +102,7 @@ pub async fn run_object_map(
         } else {
             "Object Map Check"
         };
-        let progress = Progress::bar(label, img.info().num_objs, a.no_progress);
+        let progress = Progress::bar(label, img.info().num_objs, a.no_progress());
         let r = if rebuild {
             img.rebuild_object_map(|done, _| progress.set(done)).await
         } else {

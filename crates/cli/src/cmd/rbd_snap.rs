@@ -35,7 +35,14 @@ pub struct SnapSpecArgs {
 }
 
 impl SnapSpecArgs {
-    fn resolve(&self, need_snap: bool) -> Result<(Spec, Option<String>), CliError> {
+    /// `--no-progress` was given.
+    pub(crate) fn no_progress(&self) -> bool {
+        self.no_progress
+    }
+
+    /// The image and the snapshot (`image@snap` or `--snap`); a usage error when
+    /// `need_snap` and there is none.
+    pub(crate) fn resolve(&self, need_snap: bool) -> Result<(Spec, Option<String>), CliError> {
         let (img, snap) = match self.spec.spec.as_deref() {
             Some(s) => {
                 let (i, sn) = split_snap(s);
