@@ -21,7 +21,7 @@ use super::requests::{CommandReply, PendingCommand, PendingRaw, PendingVersion, 
 use super::subs::Subscriptions;
 use crate::error::{AuthFailure, Error, MonAttempt};
 use crate::messages::{
-    MAuth, MMonCommand, MMonGetMap, MMonGetVersion, MMonSubscribe, MessageCodec, MonMap,
+    MAuth, MMonCommand, MMonGetMap, MMonGetVersion, MMonSubscribe, MOsdMap, MessageCodec, MonMap,
     PaxosHeader, encode_message,
 };
 
@@ -62,6 +62,10 @@ pub(crate) enum Request {
     },
     /// Answer once connected with both maps (or when connecting fails).
     WaitReady { reply: Reply<()> },
+    /// An OSD shared its newer maps with us (`MOSDMap` on an OSD session): apply them as
+    /// if the monitors had sent them (src/osdc/Objecter.cc `handle_osd_map` takes maps
+    /// from either).
+    OsdMapFromOsd(Box<MOsdMap>),
     /// Stop: fail everything pending, close every connection.
     Shutdown,
 }
@@ -609,6 +613,11 @@ impl MonCore {
                     self.ready_waiters.push(reply);
                 }
             }
+            Request::OsdMapFromOsd(m) => {
+                if !self.stopped {
+                    self.on_osd_map(&m, now);
+                }
+            }
             Request::Shutdown => self.shutdown(),
         }
     }
@@ -763,7 +772,7 @@ fn fail_request(r: Request, error: Error) {
         Request::Raw { reply, .. } => {
             let _ = reply.send(Err(error));
         }
-        Request::Shutdown => {}
+        Request::OsdMapFromOsd(_) | Request::Shutdown => {}
     }
 }
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use msgr2::Message;
 
 use super::{ConnId, Failure, MonCore, Now, Output, lock};
-use crate::messages::{MConfig, MonIncoming, MonMap};
+use crate::messages::{MConfig, MOsdMap, MonIncoming, MonMap};
 use crate::monc::requests::CommandReply;
 
 impl MonCore {
@@ -29,21 +29,7 @@ impl MonCore {
                 Ok(map) => self.on_monmap(map, now),
                 Err(error) => tracing::warn!(%error, "undecodable monitor map"),
             },
-            MonIncoming::OsdMap(m) => {
-                let fsid = Some(self.monmap.fsid).filter(|f| !f.is_nil());
-                let update = self.maps.handle(&m, fsid);
-                if update.updated {
-                    if let Some(map) = self.maps.current() {
-                        let map = Arc::clone(map);
-                        self.subs.got("osdmap", u64::from(map.epoch));
-                        self.outputs.push_back(Output::OsdMap(map));
-                    }
-                }
-                if update.need_full && self.subs.want("osdmap", 0, 0) {
-                    self.send_subscribe(now);
-                }
-                self.check_ready();
-            }
+            MonIncoming::OsdMap(m) => self.on_osd_map(&m, now),
             MonIncoming::CommandAck { tid, ack } => match self.commands.take(tid) {
                 Some(pending) => {
                     tracing::debug!(tid, code = ack.r, status = %ack.rs, "command done");
@@ -69,6 +55,25 @@ impl MonCore {
             }
             MonIncoming::Other(_) => self.on_raw_reply(msg),
         }
+    }
+
+    /// New OSD maps, from the monitors or shared by an OSD: the tracker applies what follows
+    /// our epoch; a gap it cannot bridge renews the subscription (which asks the monitors
+    /// for a full map).
+    pub(super) fn on_osd_map(&mut self, m: &MOsdMap, now: Now) {
+        let fsid = Some(self.monmap.fsid).filter(|f| !f.is_nil());
+        let update = self.maps.handle(m, fsid);
+        if update.updated {
+            if let Some(map) = self.maps.current() {
+                let map = Arc::clone(map);
+                self.subs.got("osdmap", u64::from(map.epoch));
+                self.outputs.push_back(Output::OsdMap(map));
+            }
+        }
+        if update.need_full && self.subs.want("osdmap", 0, 0) {
+            self.send_subscribe(now);
+        }
+        self.check_ready();
     }
 
     fn on_monmap(&mut self, map: MonMap, now: Now) {

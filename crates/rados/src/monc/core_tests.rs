@@ -495,6 +495,42 @@ fn gaps_request_a_full_map_and_stray_messages_are_ignored() {
 }
 
 #[test]
+fn maps_shared_by_an_osd_are_applied_like_the_monitors() {
+    let mut h = Harness::new(2, None);
+    let (conn, _) = connect(&mut h);
+    // an OSD's newer map (the monitors' session has nothing to do with it)
+    let outs = h.feed(
+        Input::Request(Request::OsdMapFromOsd(Box::new(osdmap_msg(11)))),
+        1.0,
+    );
+    assert!(matches!(outs.as_slice(), [Output::OsdMap(m)] if m.epoch == 11));
+    // an older one changes nothing, and the monitors' copy of 11 is not applied twice
+    let outs = h.feed(
+        Input::Request(Request::OsdMapFromOsd(Box::new(osdmap_msg(10)))),
+        1.1,
+    );
+    assert!(outs.is_empty());
+    let outs = h.deliver(conn, &osdmap_msg(11), 0, 1.2);
+    assert!(outs.is_empty());
+    // a gap in what an OSD shares renews the subscription with the monitors
+    let mut gap = MOsdMap {
+        fsid: Uuid([3; 16]),
+        ..MOsdMap::default()
+    };
+    gap.incremental_maps.insert(13, Bytes::from_static(b"junk"));
+    let outs = h.feed(Input::Request(Request::OsdMapFromOsd(Box::new(gap))), 1.3);
+    let s = sent(&outs);
+    assert_eq!(s.len(), 1);
+    assert_eq!(s[0].0, conn);
+    assert_eq!(subscription(s[0].1).what["osdmap"].start, 0);
+    // a map of another cluster is ignored
+    let mut other = osdmap_msg(20);
+    other.fsid = Uuid([9; 16]);
+    let outs = h.feed(Input::Request(Request::OsdMapFromOsd(Box::new(other))), 1.4);
+    assert!(outs.is_empty());
+}
+
+#[test]
 fn leaving_the_map_or_a_dead_session_means_hunting_again() {
     let mut h = Harness::new(3, None);
     let (conn, a) = connect(&mut h);

@@ -26,7 +26,7 @@ use super::core::{Action, ConnId, LingerRequest, ObjecterCore, OpRequest};
 use super::throttle::Throttle;
 use crate::config::ClientConfig;
 use crate::error::{Error, Result};
-use crate::messages::{MOsdBackoff, MOsdOpReply, MWatchNotify, decode_message, msg_type};
+use crate::messages::{MOsdBackoff, MOsdMap, MOsdOpReply, MWatchNotify, decode_message, msg_type};
 use crate::monc::core::Request;
 
 /// Outgoing messages a connection may queue before senders wait (far above the op
@@ -417,8 +417,16 @@ fn on_message(s: &Arc<Shared>, conn: ConnId, msg: &Message) {
             }
             Err(error) => tracing::warn!(%error, "undecodable watch-notify"),
         },
-        // OSDs share newer maps with clients; the monitor subscription brings them too
-        msg_type::OSD_MAP => tracing::trace!("OSD map from an OSD (ignored)"),
+        // an OSD shares its newer maps when our ops carry an older epoch: the monitor
+        // client applies them (and asks the monitors for what it cannot bridge), so ops
+        // are retargeted before the subscription would have brought the map
+        msg_type::OSD_MAP => match decode_message::<MOsdMap>(msg) {
+            Ok(m) => {
+                tracing::debug!(first = m.first(), last = m.last(), "OSD maps from an OSD");
+                let _ = s.monc.send(Request::OsdMapFromOsd(Box::new(m)));
+            }
+            Err(error) => tracing::warn!(%error, "undecodable OSD map from an OSD"),
+        },
         other => tracing::debug!(msg_type = other, "ignoring a message from an OSD"),
     }
 }
