@@ -153,6 +153,8 @@ fn images_written_here_read_identically_by_rbd_and_python() {
             let o = interop_tests::python3().args(["-c", &py]).output().unwrap();
             assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
             assert!(o.stdout[..] == want[(size / 3) as usize..(2 * (size / 3)) as usize]);
+            // a read-write open watches the header (as librbd's): closed before the removal
+            image.close().await.unwrap();
             pool.remove(&name).await.unwrap();
         }
         rados.shutdown().await;
@@ -218,12 +220,11 @@ fn data_pool_images() {
         let _ = std::fs::remove_file(&out);
         ceph_tool("rbd", &["export", &name, &tool_view(&out)]);
         assert!(std::fs::read(&out).unwrap() == data);
+        let prefix = image.info().block_name_prefix;
+        image.close().await.unwrap();
         pool.remove(&name).await.unwrap();
         let left = String::from_utf8(ceph_tool("rados", &["-p", data_pool, "ls"]).stdout).unwrap();
-        assert!(
-            !left.contains(&image.info().block_name_prefix),
-            "data objects left: {left}"
-        );
+        assert!(!left.contains(&prefix), "data objects left: {left}");
         rados.shutdown().await;
     });
 }
@@ -293,6 +294,7 @@ fn lifecycle_seen_by_rbd() {
             Err(Error::MetadataNotFound(_))
         ));
         // watched: remove refused; with a snapshot: refused
+        image.close().await.unwrap();
         let header = format!("rbd_header.{id}");
         let watch = pool.ioctx().watch(&header).await.unwrap();
         let err = pool.remove(&renamed).await.unwrap_err();
@@ -384,6 +386,8 @@ fn bad_input_is_refused_cleanly() {
         let err = rw.write(0, vec![1u8; 10]).await.unwrap_err();
         assert!(matches!(err, Error::Unsupported { .. }), "{err}");
         assert!(rw.read(0, 10).await.unwrap().iter().all(|&b| b == 0));
+        // a read-write open watches the header (as librbd's): closed before rbd rm
+        rw.close().await.unwrap();
         let out = try_ceph_tool("rbd", &["rm", &name]);
         assert!(out.status.success());
         rados.shutdown().await;

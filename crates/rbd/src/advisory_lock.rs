@@ -228,7 +228,7 @@ impl Image {
             return Ok(());
         }
         self.check_writable()?;
-        lock.acquire_now(self.info.num_objs).await
+        lock.acquire_now(self.state.num_objs()).await
     }
 
     /// Releases the exclusive lock taken by [`Self::lock_acquire`] (`rbd_lock_release`);

@@ -48,7 +48,8 @@ impl Image {
         if cmp.is_empty() {
             return Ok(0);
         }
-        let size = self.info.size;
+        self.refresh_if_required().await?;
+        let size = self.io_size();
         if off >= size {
             return Err(Error::PastEnd { offset: off, size });
         }

@@ -263,10 +263,23 @@ impl Image {
                 // DisableFeaturesRequest releases the lock; the refresh drops its state
                 lock.shutdown().await?;
             }
+            // the lock's watch followed HEADER_UPDATE: a watch of our own does now
+            if self.watch.is_none() {
+                let weak = std::sync::Arc::downgrade(&self.state);
+                let header = self.header_object();
+                self.watch = Some(
+                    crate::header_state::HeaderWatch::start(self.io.clone(), header, weak).await?,
+                );
+            }
         } else if self.lock.is_none() {
             drop(guard.take());
+            if let Some(watch) = self.watch.take() {
+                watch.shutdown().await;
+            }
+            let weak = std::sync::Arc::downgrade(&self.state);
             self.lock = Some(
-                ExclusiveLock::start(self.io.clone(), &self.info.id, plan.new_features).await?,
+                ExclusiveLock::start(self.io.clone(), &self.info.id, plan.new_features, weak)
+                    .await?,
             );
         }
         if enable && plan.changed & (features::OBJECT_MAP | features::FAST_DIFF) != 0 {

@@ -13,6 +13,7 @@ use crate::cls::{self, Method, rbd as m};
 use crate::error::{Error, Result};
 use crate::exclusive_lock::{Access, ExclusiveLock};
 use crate::features;
+use crate::header_state::{HeaderState, HeaderWatch};
 use crate::names;
 use crate::pool::{metadata_get, metadata_list, metadata_remove, metadata_set};
 use crate::striper::Layout;
@@ -93,9 +94,15 @@ pub struct Image {
     pub(crate) lock: Option<Arc<ExclusiveLock>>,
     /// The snapshot this handle reads (`None`: the head); see `snapshot.rs`.
     pub(crate) snap_id: Option<u64>,
-    /// The snap context writes carry, and the lock's header generation it was read at
-    /// (shared by the handle's clones; refreshed before a write when the header changed).
-    pub(crate) snapc: Arc<std::sync::Mutex<(u64, SnapContext)>>,
+    /// The head's size, parent link and snap context, shared by the handle's clones and
+    /// read again before the next I/O when the header changed (`header_state.rs`).
+    pub(crate) state: Arc<HeaderState>,
+    /// The header watch of a read-write open without the exclusive lock (the lock
+    /// watches otherwise).
+    pub(crate) watch: Option<Arc<HeaderWatch>>,
+    /// Counts the handles of this open (the handle's clones share it); the watch tasks
+    /// hold `state` for a moment while they answer a notify, so it cannot count them.
+    pub(crate) handles: Arc<()>,
     /// The parent chain of a clone (at open or the last refresh).
     pub(crate) parent: Option<crate::parent::ParentLink>,
 }
@@ -121,14 +128,24 @@ impl Image {
         };
         let sc = &info.snap_context;
         data_io.set_write_snap_context(sc.seq, sc.snaps.clone())?;
-        let snapc = Arc::new(std::sync::Mutex::new((0, sc.clone())));
+        let state = HeaderState::new(io.clone(), mode, info.clone(), parent.clone());
+        let weak = Arc::downgrade(&state);
         let lock = if mode == OpenMode::ReadWrite
             && info.features & features::EXCLUSIVE_LOCK != 0
             && info.features & features::WRITE_UNSUPPORTED == 0
         {
-            Some(ExclusiveLock::start(io.clone(), &info.id, info.features).await?)
+            Some(ExclusiveLock::start(io.clone(), &info.id, info.features, weak.clone()).await?)
         } else {
             None
+        };
+        // librbd watches the header of every open but read-only ones (OpenRequest
+        // send_register_watch), to follow HEADER_UPDATE
+        let watch = match (&lock, mode) {
+            (None, OpenMode::ReadWrite) => {
+                let header = names::header_object(&info.id);
+                Some(HeaderWatch::start(io.clone(), header, weak).await?)
+            }
+            _ => None,
         };
         debug!(
             name = info.name,
@@ -143,25 +160,20 @@ impl Image {
             mode,
             lock,
             snap_id: None,
-            snapc,
+            state,
+            watch,
+            handles: Arc::new(()),
             parent,
         })
     }
 
     /// Re-reads the header (after another client changed the image).
     pub async fn refresh(&mut self) -> Result<()> {
-        let info = read_header(
-            &self.io,
-            self.info.name.clone(),
-            self.info.id.clone(),
-            self.mode,
-        )
-        .await?;
+        let (info, parent) = self.state.refresh().await?;
         let sc = &info.snap_context;
         self.data_io
             .set_write_snap_context(sc.seq, sc.snaps.clone())?;
-        self.store_snapc(None, sc.clone());
-        self.parent = crate::parent::open_for(&self.io, &info).await?;
+        self.parent = parent;
         self.info = info;
         if let Some(id) = self.snap_id {
             self.apply_snap(id).await?;
@@ -169,14 +181,18 @@ impl Image {
         Ok(())
     }
 
-    /// What the header said at open (or the last refresh / resize).
-    pub fn info(&self) -> &ImageInfo {
-        &self.info
+    /// What the header says: for the head, as of the last HEADER_UPDATE another client
+    /// sent (or the open, refresh, resize); for a snapshot, the snapshot's.
+    pub fn info(&self) -> ImageInfo {
+        match self.snap_id {
+            Some(_) => self.info.clone(),
+            None => self.state.info(),
+        }
     }
 
-    /// Size in bytes.
+    /// Size in bytes (the head's follows resizes by other clients, as `info`).
     pub fn size(&self) -> u64 {
-        self.info.size
+        self.io_size()
     }
 
     /// The image's pool handle.
@@ -199,12 +215,15 @@ impl Image {
     /// watching the header. Nothing is cached. Dropping a handle instead releases the lock
     /// in the background.
     pub async fn close(self) -> Result<()> {
-        // the last handle of this open (its clones share `snapc`) releases the lock. The
+        // the last handle of this open (its clones share `handles`) releases the lock. The
         // lock state's own count is no guide: the header watch task holds it for a moment
         // while it answers a notify (our own HEADER_UPDATE after a snapshot, say), and a
         // close then skipped left the lock to a dead owner, which the next client had to
         // blocklist (30 s)
-        let last = Arc::strong_count(&self.snapc) == 1;
+        let last = Arc::strong_count(&self.handles) == 1;
+        if let Some(watch) = self.watch.filter(|_| last) {
+            watch.shutdown().await;
+        }
         match self.lock {
             Some(lock) if last => lock.shutdown().await,
             _ => Ok(()),
@@ -236,62 +255,28 @@ impl Image {
         }
     }
 
-    /// Access for a write: checks the mode and features, then takes the exclusive lock
-    /// when the image has one (`None` when it has none).
+    /// Access for a write: checks the mode and features, takes the exclusive lock when
+    /// the image has one (`None` when it has none), and reads the header again when it
+    /// changed (another client took the lock or said HEADER_UPDATE): data written after
+    /// a snapshot must carry its snap context, and writes are clipped to the size of now.
     pub(crate) async fn write_access(&self) -> Result<Option<Access>> {
         self.check_writable()?;
-        match &self.lock {
-            Some(l) => {
-                let access = l.write_access(self.info.num_objs).await?;
-                self.sync_snapc(l).await?;
-                Ok(Some(access))
-            }
-            None => Ok(None),
-        }
+        let access = match &self.lock {
+            Some(l) => Some(l.write_access(self.state.num_objs()).await?),
+            None => None,
+        };
+        self.refresh_if_required().await?;
+        Ok(access)
     }
 
-    /// Re-reads the header's snap context when it may have changed since it was cached
-    /// (another client took the lock or said HEADER_UPDATE): data written after a
-    /// snapshot must carry it, or the snapshot's copy-on-write would not happen.
-    pub(crate) async fn sync_snapc(&self, lock: &ExclusiveLock) -> Result<()> {
-        let generation = lock.header_generation();
-        if self.cached_snapc_generation() == generation {
-            return Ok(());
-        }
-        let b = m::get_snapcontext()?
-            .call(&self.io, &self.header_object())
-            .await?;
-        let sc = m::decode_snapcontext(&b)?;
-        debug!(
-            seq = sc.seq.0,
-            snaps = sc.snaps.len(),
-            "snap context refreshed"
-        );
-        self.store_snapc(Some(generation), sc);
-        Ok(())
-    }
-
-    fn cached_snapc_generation(&self) -> u64 {
-        self.snapc.lock().unwrap_or_else(|e| e.into_inner()).0
-    }
-
-    /// Caches the snap context writes carry (`generation`: the header generation it was
-    /// read at; `None` keeps the cached one).
-    pub(crate) fn store_snapc(&self, generation: Option<u64>, sc: SnapContext) {
-        let mut g = self.snapc.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(generation) = generation {
-            g.0 = generation;
-        }
-        g.1 = sc;
+    /// Caches the snap context writes carry (after this handle changed it).
+    pub(crate) fn store_snapc(&self, sc: SnapContext) {
+        self.state.set_snapc(sc);
     }
 
     /// The cached snap context.
     pub(crate) fn current_snapc(&self) -> SnapContext {
-        self.snapc
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .1
-            .clone()
+        self.state.snapc()
     }
 
     /// The data handle with the current snap context, for writes.
@@ -355,6 +340,18 @@ impl Image {
     /// Changes the size (`rbd_resize2`). Shrinking needs `allow_shrink` and removes or
     /// truncates the objects past the new end first (librbd/operation/TrimRequest.cc).
     pub async fn resize(&mut self, size: u64, allow_shrink: bool) -> Result<()> {
+        self.resize_with_progress(size, allow_shrink, |_, _| {})
+            .await
+    }
+
+    /// [`Image::resize`] with `progress(done, total)` over the data objects a shrink
+    /// trims (`rbd_resize_with_progress`); a resize that trims nothing reports nothing.
+    pub async fn resize_with_progress(
+        &mut self,
+        size: u64,
+        allow_shrink: bool,
+        mut progress: impl FnMut(u64, u64) + Send,
+    ) -> Result<()> {
         self.check_writable()?;
         if size > crate::create::MAX_IMAGE_SIZE {
             return Err(Error::SizeTooLarge {
@@ -383,7 +380,7 @@ impl Image {
                 h.resize_map(&self.io, new_objs).await?;
             }
         } else {
-            self.trim(size, old, held).await?;
+            self.trim(size, old, held, &mut progress).await?;
             if let Some(h) = held {
                 h.resize_map(&self.io, new_objs).await?;
             }
@@ -457,7 +454,12 @@ impl Image {
 
 /// Reads the header in two compound reads: everything every image has, then the striping
 /// (its method fails without the feature).
-async fn read_header(io: &IoCtx, name: String, id: String, mode: OpenMode) -> Result<ImageInfo> {
+pub(crate) async fn read_header(
+    io: &IoCtx,
+    name: String,
+    id: String,
+    mode: OpenMode,
+) -> Result<ImageInfo> {
     let header = names::header_object(&id);
     let calls: [Method; 12] = [
         m::get_size(m::NOSNAP)?,

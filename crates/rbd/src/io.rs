@@ -31,13 +31,13 @@ enum DiscardAction {
 }
 
 impl Image {
-    /// `off..off + len` cut to the image: `None` for an empty request, PastEnd when it
-    /// starts at or past the end.
+    /// `off..off + len` cut to the image as last read: `None` for an empty request,
+    /// PastEnd when it starts at or past the end.
     fn clip(&self, off: u64, len: u64) -> Result<Option<u64>> {
         if len == 0 {
             return Ok(None);
         }
-        let size = self.info.size;
+        let size = self.io_size();
         if off >= size {
             return Err(Error::PastEnd { offset: off, size });
         }
@@ -52,6 +52,7 @@ impl Image {
     /// past the end returns the bytes up to the end.
     pub async fn read(&self, off: u64, len: u64) -> Result<Bytes> {
         self.check_readable()?;
+        self.refresh_if_required().await?;
         let Some(len) = self.clip(off, len)? else {
             return Ok(Bytes::new());
         };
@@ -63,8 +64,9 @@ impl Image {
             None => self.lock.as_ref().and_then(|l| l.try_read_access()),
             Some(_) => None,
         };
+        let parent = self.parent_link();
         // (a clone's missing objects read the parent: no skipping)
-        if let (Some(h), None) = (held(&access), &self.parent) {
+        if let (Some(h), None) = (held(&access), &parent) {
             let mut kept = Vec::with_capacity(extents.len());
             for ex in extents {
                 if h.may_exist(ex.object_no).await {
@@ -76,7 +78,7 @@ impl Image {
         let results = run_all(extents, |ex| {
             let io = self.data_io.clone();
             let oid = self.object_name(ex.object_no);
-            let parent = self.parent.clone();
+            let parent = parent.clone();
             async move {
                 match io.read(&oid, ex.offset, ex.length).await {
                     Ok(data) => Ok((ex, data)),
@@ -117,10 +119,15 @@ impl Image {
     pub async fn write(&self, off: u64, data: impl Into<Bytes>) -> Result<u64> {
         self.check_writable()?;
         let data: Bytes = data.into();
+        if data.is_empty() {
+            return Ok(0);
+        }
+        // the lock first: taking it reads the header again (another client may have
+        // resized the image while it held the lock), then the clip to the size of now
+        let access = self.write_access().await?;
         let Some(len) = self.clip(off, data.len() as u64)? else {
             return Ok(0);
         };
-        let access = self.write_access().await?;
         let object_size = self.info.obj_size;
         let extents = self.info.layout().file_to_extents(off, len);
         if let Some(h) = held(&access) {
@@ -158,10 +165,13 @@ impl Image {
     /// Returns the bytes discarded.
     pub async fn discard(&self, off: u64, len: u64) -> Result<u64> {
         self.check_writable()?;
+        if len == 0 {
+            return Ok(0);
+        }
+        let access = self.write_access().await?;
         let Some(len) = self.clip(off, len)? else {
             return Ok(0);
         };
-        let access = self.write_access().await?;
         let object_size = self.info.obj_size;
         let extents = self.info.layout().file_to_extents(off, len);
         let plan = extents
@@ -177,7 +187,7 @@ impl Image {
                 (ex.object_no, action)
             })
             .collect();
-        self.discard_objects(plan, held(&access), CloneMode::Discard)
+        self.discard_objects(plan, held(&access), CloneMode::Discard, &mut |_, _| {})
             .await?;
         Ok(len)
     }
@@ -196,11 +206,13 @@ impl Image {
 
     /// Removes the data of `new_size..old_size` (shrinking): each object's part of that
     /// range is a suffix of the object, so it is removed (suffix from 0) or truncated.
+    /// `progress(done, total)` counts the objects of the plan as they are done.
     pub(crate) async fn trim(
         &self,
         new_size: u64,
         old_size: u64,
         held: Option<&Held>,
+        progress: &mut (dyn FnMut(u64, u64) + Send),
     ) -> Result<()> {
         let extents = self
             .info
@@ -221,7 +233,8 @@ impl Image {
         // write path (copied up first when absent), and with snapshots the objects past
         // it are copied up before they go, so the snapshots keep the parent's data after
         // set_size cuts the overlap
-        self.discard_objects(plan, held, CloneMode::Trim).await
+        self.discard_objects(plan, held, CloneMode::Trim, progress)
+            .await
     }
 
     /// Runs discard actions, keeping the object map in step (ObjectDiscardRequest):
@@ -233,7 +246,10 @@ impl Image {
         plan: Vec<(u64, DiscardAction)>,
         held: Option<&Held>,
         mode: CloneMode,
+        progress: &mut (dyn FnMut(u64, u64) + Send),
     ) -> Result<()> {
+        let total = plan.len() as u64;
+        let mut done = 0;
         let mut run = Vec::with_capacity(plan.len());
         let (mut removed, mut kept) = (Vec::new(), Vec::new());
         let clone = self.clone_writer(held);
@@ -249,6 +265,9 @@ impl Image {
                 None => true,
             };
             if !may_exist && covered.is_none() {
+                // nothing to do for it: done already
+                done += 1;
+                progress(done, total);
                 continue;
             }
             if covered.is_some() && action == DiscardAction::Remove && mode == CloneMode::Discard {
@@ -265,7 +284,11 @@ impl Image {
             h.mark(&self.io, &kept, state::EXISTS, None).await?;
         }
         let wio = self.write_io();
-        run_all(run, |(object_no, action, covered, may_exist)| {
+        let on_done = || {
+            done += 1;
+            progress(done, total);
+        };
+        run_all_with(run, on_done, |(object_no, action, covered, may_exist)| {
             let io = wio.clone();
             let oid = self.object_name(object_no);
             async move {
@@ -377,7 +400,7 @@ impl Image {
         held: Option<&Held>,
     ) -> std::collections::HashMap<u64, bool> {
         let mut out = std::collections::HashMap::new();
-        if let (Some(h), Some(_)) = (held, &self.parent) {
+        if let (Some(h), Some(_)) = (held, self.parent_link()) {
             for ex in extents {
                 out.insert(ex.object_no, h.may_exist(ex.object_no).await);
             }
@@ -438,7 +461,21 @@ pub(crate) async fn join_one<T: Send + 'static>(set: &mut JoinSet<Result<T>>) ->
 /// most [`MAX_IN_FLIGHT`] at a time, and collects their
 /// results (in completion order). The first error ends the call (the rest are dropped,
 /// which cancels them).
-async fn run_all<I, T, F, Fut>(extents: Vec<I>, mut f: F) -> Result<Vec<T>>
+async fn run_all<I, T, F, Fut>(extents: Vec<I>, f: F) -> Result<Vec<T>>
+where
+    T: Send + 'static,
+    F: FnMut(I) -> Fut,
+    Fut: std::future::Future<Output = Result<T>> + Send + 'static,
+{
+    run_all_with(extents, || {}, f).await
+}
+
+/// [`run_all`], calling `on_done` as each future finishes (progress).
+async fn run_all_with<I, T, F, Fut>(
+    extents: Vec<I>,
+    mut on_done: impl FnMut(),
+    mut f: F,
+) -> Result<Vec<T>>
 where
     T: Send + 'static,
     F: FnMut(I) -> Fut,
@@ -449,6 +486,7 @@ where
         // one object (most small requests): run it in the caller's task, no spawn
         for ex in extents {
             out.push(f(ex).await?);
+            on_done();
         }
         return Ok(out);
     }
@@ -457,12 +495,14 @@ where
         if set.len() >= MAX_IN_FLIGHT {
             if let Some(v) = join_one(&mut set).await? {
                 out.push(v);
+                on_done();
             }
         }
         set.spawn(f(ex));
     }
     while let Some(v) = join_one(&mut set).await? {
         out.push(v);
+        on_done();
     }
     Ok(out)
 }

@@ -48,6 +48,7 @@ mod file;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod group;
+mod header_state;
 mod image;
 mod io;
 mod migration;

@@ -250,8 +250,8 @@ impl Image {
     pub(crate) async fn stop_writes(&self) -> Result<Option<ExclusiveAccess>> {
         match &self.lock {
             Some(l) => {
-                let g = l.exclusive_access(self.info.num_objs).await?;
-                self.sync_snapc(l).await?;
+                let g = l.exclusive_access(self.state.num_objs()).await?;
+                self.refresh_if_required().await?;
                 Ok(Some(g))
             }
             None => Ok(None),

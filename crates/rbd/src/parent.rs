@@ -450,7 +450,7 @@ impl crate::Image {
 
     /// The bytes of a clone backed by its parent (`rbd_get_overlap`); 0 without a parent.
     pub fn parent_overlap(&self) -> u64 {
-        self.info.parent.as_ref().map_or(0, |p| p.overlap)
+        self.info().parent.as_ref().map_or(0, |p| p.overlap)
     }
 
     /// The object writer of a clone; `held` is the lock state of the write.
@@ -458,7 +458,7 @@ impl crate::Image {
         &self,
         held: Option<&crate::exclusive_lock::Held>,
     ) -> Option<crate::copyup::CloneWriter> {
-        let link = self.parent.clone()?;
+        let link = self.parent_link()?;
         let info = &self.info;
         let keeps_maps = held.is_some_and(|h| h.map.is_some());
         Some(crate::copyup::CloneWriter {

@@ -233,8 +233,8 @@ impl Image {
     async fn snap_lock(&self) -> Result<Option<ExclusiveAccess>> {
         match &self.lock {
             Some(l) => {
-                let g = l.exclusive_access(self.info.num_objs).await?;
-                self.sync_snapc(l).await?;
+                let g = l.exclusive_access(self.state.num_objs()).await?;
+                self.refresh_if_required().await?;
                 Ok(Some(g))
             }
             None => Ok(None),
@@ -292,7 +292,7 @@ impl Image {
         let mut sc = self.current_snapc();
         sc.snaps.insert(0, SnapId(id));
         sc.seq = SnapId(id.max(sc.seq.0));
-        self.store_snapc(None, sc);
+        self.store_snapc(sc);
         drop(guard);
         info!(image = self.info.name, snap = name, id, "created snapshot");
         self.notify_header_update().await;
@@ -410,7 +410,7 @@ impl Image {
         }
         let mut sc = self.current_snapc();
         sc.snaps.retain(|s| s.0 != id);
-        self.store_snapc(None, sc);
+        self.store_snapc(sc);
         drop(guard);
         info!(
             image = self.info.name,

@@ -381,7 +381,7 @@ async fn run_on(rados: &rados::Rados, format: Format, cmd: RbdCmd) -> Result<(),
                         |(_, n)| n,
                     )
             });
-            let mut j = InfoJson::new(info, data_pool);
+            let mut j = InfoJson::new(&info, data_pool);
             j.protected = protected.map(|p| if p { "true" } else { "false" });
             j.snapshot_limit = Some(image.snap_limit().await?).filter(|&l| l != u64::MAX);
             j.parent = image.parent_info().await?.map(Into::into);
@@ -416,16 +416,25 @@ async fn run_on(rados: &rados::Rados, format: Format, cmd: RbdCmd) -> Result<(),
             let pool = open_pool(rados, &spec.pool, &spec.namespace).await?;
             let mut image = pool.open(&spec.image, rbd::OpenMode::ReadWrite).await?;
             if size < image.size() && !a.allow_shrink {
+                // closed on every path: an open watches the header until closed
+                image.close().await?;
                 return Err(CliError::Usage(
                     "shrinking an image is only allowed with the --allow-shrink flag",
                 ));
             }
+            // a shrink reports the objects it trims, as librbd's TrimRequest does
             let progress =
-                Progress::spinner("Resizing image", a.no_progress || size >= image.size());
-            image.resize(size, a.allow_shrink).await?;
-            progress.finish();
+                Progress::bar("Resizing image", 0, a.no_progress || size >= image.size());
+            let resized = image
+                .resize_with_progress(size, a.allow_shrink, |done, total| {
+                    progress.update(done, total)
+                })
+                .await;
             // releases the exclusive lock before the process exits
-            image.close().await?;
+            let closed = image.close().await;
+            resized?;
+            progress.finish();
+            closed?;
         }
         RbdCmd::Meta(a) => meta(rados, format, a).await?,
         RbdCmd::Pool(PoolArgs::Stats { pool, namespace }) => {

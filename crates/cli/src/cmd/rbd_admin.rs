@@ -97,12 +97,12 @@ async fn used_sizes(
     pool: &rbd::Rbd,
     images: &[rbd::Image],
 ) -> Result<Vec<u64>, CliError> {
-    let mut by_pool: BTreeMap<i64, BTreeMap<&str, Vec<u64>>> = BTreeMap::new();
+    let mut by_pool: BTreeMap<i64, BTreeMap<String, Vec<u64>>> = BTreeMap::new();
     for img in images {
         by_pool
             .entry(img.info().data_pool_id)
             .or_default()
-            .insert(img.info().block_name_prefix.as_str(), Vec::new());
+            .insert(img.info().block_name_prefix, Vec::new());
     }
     for (pool_id, prefixes) in &mut by_pool {
         let io = if *pool_id == pool.ioctx().pool_id() {
@@ -135,7 +135,7 @@ async fn used_sizes(
                 .get(&info.data_pool_id)
                 .and_then(|p| p.get(info.block_name_prefix.as_str()))
                 .map_or(0, |objs| {
-                    objs.iter().map(|&o| object_image_bytes(info, o)).sum()
+                    objs.iter().map(|&o| object_image_bytes(&info, o)).sum()
                 })
         })
         .collect())

@@ -172,16 +172,23 @@ pub async fn bench(rados: &rados::Rados, a: BenchArgs) -> Result<(), CliError> {
     };
     let image = Arc::new(pool.open(&spec.image, mode).await?);
     let size = image.size();
-    if io_size > size {
+    // a read-write open watches the header until closed (a dropped one leaves its watch
+    // to time out at the OSD when the process exits first)
+    let refused = if io_size > size {
         eprintln!(
             "rbd: io-size {} larger than image size {}",
             byte_u(io_size),
             byte_u(size)
         );
-        return Err(usage("io-size larger than the image"));
-    }
-    if io_size > u64::from(u32::MAX) {
-        return Err(usage("io-size should be less than 4G"));
+        Some(usage("io-size larger than the image"))
+    } else if io_size > u64::from(u32::MAX) {
+        Some(usage("io-size should be less than 4G"))
+    } else {
+        None
+    };
+    if let Some(e) = refused {
+        close(image).await;
+        return Err(e);
     }
     image.flush().await?;
     let seed = std::time::SystemTime::now()
@@ -332,7 +339,17 @@ pub async fn bench(rados: &rados::Rados, a: BenchArgs) -> Result<(), CliError> {
             )?;
         }
     }
+    close(image).await;
     Ok(())
+}
+
+/// Closes the image once the I/O tasks let go of it.
+async fn close(image: Arc<rbd::Image>) {
+    if let Ok(image) = Arc::try_unwrap(image) {
+        if let Err(e) = image.close().await {
+            eprintln!("rbd: failed to close the image: {e}");
+        }
+    }
 }
 
 /// Runs `bench`.

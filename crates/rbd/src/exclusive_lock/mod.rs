@@ -25,6 +25,7 @@ use tracing::{debug, info, warn};
 use crate::cls::rbd as m;
 use crate::error::{Error, Result};
 use crate::features::{self, flags};
+use crate::header_state::HeaderState;
 use crate::names;
 use crate::object_map::{self as om, BitVector2, state};
 use crate::watch_notify::{ClientId, NotifyMessage, OwnerReply, ResponseMessage, owner_reply};
@@ -183,9 +184,9 @@ pub(crate) struct ExclusiveLock {
     keep: AtomicBool,
     gate: Arc<RwLock<Option<Held>>>,
     peer_released: Notify,
-    /// Bumped on every HEADER_UPDATE, lock acquisition and lost watch: the header may
-    /// have changed since a cached snap context was read.
-    header_gen: AtomicU64,
+    /// The image's header state, marked stale on every HEADER_UPDATE, lock acquisition
+    /// and lost watch (and read again on acquisition, as PostAcquireRequest refreshes).
+    state: Weak<HeaderState>,
     stop: Mutex<Option<oneshot::Sender<oneshot::Sender<Watch>>>>,
 }
 
@@ -209,6 +210,7 @@ impl ExclusiveLock {
         io: IoCtx,
         image_id: &str,
         features: u64,
+        state: Weak<HeaderState>,
     ) -> Result<Arc<ExclusiveLock>> {
         let header = names::header_object(image_id);
         let watch = io.watch(&header).await?;
@@ -227,7 +229,7 @@ impl ExclusiveLock {
             keep: AtomicBool::new(false),
             gate: Arc::new(RwLock::new(None)),
             peer_released: Notify::new(),
-            header_gen: AtomicU64::new(0),
+            state,
             stop: Mutex::new(Some(stop_tx)),
         });
         tokio::spawn(watch_loop(Arc::downgrade(&lock), watch, stop_rx));
@@ -288,9 +290,11 @@ impl ExclusiveLock {
         self.owned.load(Ordering::Acquire)
     }
 
-    /// The header generation (see `header_gen`).
-    pub(crate) fn header_generation(&self) -> u64 {
-        self.header_gen.load(Ordering::Acquire)
+    /// The header may have changed: the image reads it again before its next I/O.
+    fn header_changed(&self) {
+        if let Some(state) = self.state.upgrade() {
+            state.mark_stale();
+        }
     }
 
     /// The lock with all I/O stopped: takes the lock first when we do not hold it.
@@ -300,7 +304,6 @@ impl ExclusiveLock {
             let held = self.acquire(num_objs).await?;
             *w = Some(held);
             self.owned.store(true, Ordering::Release);
-            self.header_gen.fetch_add(1, Ordering::AcqRel);
         }
         Ok(w)
     }
@@ -350,7 +353,6 @@ impl ExclusiveLock {
                 let held = self.acquire(num_objs).await?;
                 *w = Some(held);
                 self.owned.store(true, Ordering::Release);
-                self.header_gen.fetch_add(1, Ordering::AcqRel);
             }
             let g = w.downgrade();
             if g.is_some() {
@@ -461,6 +463,13 @@ impl ExclusiveLock {
             }
             info!(header = self.header, cookie, "acquired the exclusive lock");
             self.reread_features().await;
+            let num_objs = match HeaderState::after_acquire(&self.state, num_objs).await {
+                Ok(n) => n,
+                Err(e) => {
+                    let _ = self.io.unlock(&self.header, LOCK_NAME, &cookie).await;
+                    return Err(e);
+                }
+            };
             let map = match self.open_object_map(num_objs).await {
                 Ok(m) => m,
                 Err(e) => {
@@ -639,7 +648,7 @@ impl ExclusiveLock {
             let _ = self.release_held(held).await;
         }
         lock_poisoned(&self.me).handle = new_handle;
-        self.header_gen.fetch_add(1, Ordering::AcqRel);
+        self.header_changed();
     }
 }
 
@@ -763,7 +772,10 @@ async fn watch_loop(
                     me.peer_released.notify_waiters();
                 }
                 if action.header_update {
-                    me.header_gen.fetch_add(1, Ordering::AcqRel);
+                    // read before the acknowledgement: see HeaderState::header_updated
+                    if let Some(state) = me.state.upgrade() {
+                        state.header_updated().await;
+                    }
                 }
                 if let Err(e) = watch.ack(&n, action.reply).await {
                     debug!(error = %e, "notify ack failed");
