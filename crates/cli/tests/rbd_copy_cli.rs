@@ -82,3 +82,53 @@ fn cp_and_sparsify_match_rbd() {
         rbd(&["rm", n, "--no-progress"]);
     }
 }
+
+#[test]
+fn deep_cp_of_a_clone_matches_rbd_with_and_without_flatten() {
+    let parent = unique_name("dcp-cli-parent");
+    rbd(&["create", &parent, "--size", "4M", "--object-size", "1M"]);
+    rbd(&["bench", "--io-type", "write", "--io-total", "4M", &parent]);
+    rbd(&["snap", "create", &format!("{parent}@base")]);
+    rbd(&["snap", "protect", &format!("{parent}@base")]);
+    let child = format!("{parent}-child");
+    rbd(&["clone", &format!("{parent}@base"), &child]);
+    rbd(&["bench", "--io-type", "write", "--io-total", "64K", &child]);
+    rbd(&["snap", "create", &format!("{child}@s")]);
+    rbd(&[
+        "resize",
+        &child,
+        "--size",
+        "3M",
+        "--allow-shrink",
+        "--no-progress",
+    ]);
+    let want = export(&child);
+    let mut made = Vec::new();
+    for flatten in [false, true] {
+        let extra: &[&str] = if flatten { &["--flatten"] } else { &[] };
+        let ours = format!("{child}-ours{}", if flatten { "-flat" } else { "" });
+        let mut args = vec!["deep", "cp", &child, &ours];
+        args.extend(extra);
+        let o = rbd_rs(&args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let theirs = format!("{child}-theirs{}", if flatten { "-flat" } else { "" });
+        let mut args = vec!["deep", "cp", &child, &theirs, "--no-progress"];
+        args.extend(extra);
+        rbd(&args);
+        let (a, b) = (rbd_json(&["info", &ours]), rbd_json(&["info", &theirs]));
+        for field in ["size", "order", "features", "parent"] {
+            assert_eq!(a[field], b[field], "{field} (flatten {flatten})");
+        }
+        assert_eq!(a["parent"].is_null(), flatten, "{a}");
+        assert_eq!(export(&ours), want);
+        assert_eq!(export(&format!("{ours}@s")), export(&format!("{child}@s")));
+        made.extend([ours, theirs]);
+    }
+    for n in made.iter().chain([&child]) {
+        rbd(&["snap", "purge", n, "--no-progress"]);
+        rbd(&["rm", n, "--no-progress"]);
+    }
+    rbd(&["snap", "unprotect", &format!("{parent}@base")]);
+    rbd(&["snap", "purge", &parent, "--no-progress"]);
+    rbd(&["rm", &parent, "--no-progress"]);
+}

@@ -69,6 +69,21 @@ impl Rbd {
         let parent_id = parent.image_id(parent_name).await?;
         let pheader = names::header_object(&parent_id);
         let snap_id = crate::parent::snap_id_by_name(pio, &pheader, snap_name).await?;
+        self.clone_of_snap(pio, parent_id, snap_id, name, opts)
+            .await
+    }
+
+    /// [`Rbd::clone_image`] of snapshot `snap_id` of image `parent_id` in `pio`
+    /// (CloneRequest, as a deep copy of a clone makes its copy).
+    pub(crate) async fn clone_of_snap(
+        &self,
+        pio: &IoCtx,
+        parent_id: String,
+        snap_id: u64,
+        name: &str,
+        opts: &CloneOptions,
+    ) -> Result<String> {
+        let pheader = names::header_object(&parent_id);
         let format = match opts.format {
             Some(f @ (1 | 2)) => f,
             Some(_) => return Err(Error::InvalidArgument("clone format must be 1 or 2")),

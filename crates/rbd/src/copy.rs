@@ -42,6 +42,10 @@ pub struct CopyOptions {
     /// Granularity of the holes kept (default: the copy's object size, as librbd's API;
     /// the `rbd` tool passes 4 KiB).
     pub sparse_size: Option<u64>,
+    /// Deep copies of clones: a standalone copy with the parent's data merged in
+    /// (`RBD_IMAGE_OPTION_FLATTEN`, `rbd deep cp --flatten`) instead of a clone of the
+    /// same parent snapshot.
+    pub flatten: bool,
 }
 
 /// The byte runs of `data` worth writing: maximal runs of `chunk`-sized pieces (counted
@@ -70,7 +74,7 @@ fn nonzero_runs(data: &[u8], chunk: usize) -> Vec<(usize, usize)> {
 
 /// Runs `jobs` with at most [`CONCURRENT_OPS`] in flight, reporting each finished one to
 /// `progress(done, total)`; returns their results in completion order.
-async fn run_bounded<T, F>(
+pub(crate) async fn run_bounded<T, F>(
     jobs: impl Iterator<Item = F>,
     total: u64,
     progress: &mut impl FnMut(u64, u64),
@@ -105,7 +109,7 @@ pub(crate) fn askable_features(f: u64) -> u64 {
 impl Image {
     /// The options of a copy of `size` bytes: `opts`, else this image's order, features
     /// and striping (never its data pool), as `rbd_copy4` / `rbd_deep_copy` do.
-    fn copy_create_options(&self, opts: &CopyOptions, size: u64) -> CreateOptions {
+    pub(crate) fn copy_create_options(&self, opts: &CopyOptions, size: u64) -> CreateOptions {
         let src = &self.info;
         let (stripe_unit, stripe_count) =
             opts.striping.unwrap_or((src.stripe_unit, src.stripe_count));
@@ -145,6 +149,12 @@ impl Image {
     /// a snapshot of the same name (protected if the source's is), and last the head.
     /// Snapshot ids and timestamps are the copy's own. `progress(done, total)` counts
     /// the snapshots and the head.
+    ///
+    /// A clone (its oldest snapshot, or its head, has a parent) is copied as a clone of
+    /// the same parent snapshot, registered as its child, with the source's parent
+    /// overlap at each snapshot and at the head and only the clone's own objects copied
+    /// (the object size and striping must stay the source's); with `opts.flatten` the
+    /// copy is standalone, the parent's data merged in.
     pub async fn deep_copy_to(
         &self,
         dest: &Rbd,
@@ -153,53 +163,57 @@ impl Image {
         mut progress: impl FnMut(u64, u64),
     ) -> Result<()> {
         self.check_readable()?;
-        if self.parent.is_some() {
-            // librbd keeps the copy a clone of the same parent (or flattens it)
-            return Err(Error::Unsupported {
-                features: features::LAYERING,
-                what: "deep copies of clones (flatten first)",
-            });
-        }
         let snaps: Vec<_> = self
             .snap_list()
             .await?
             .into_iter()
             .filter(|s| s.namespace == crate::cls::snap::SnapshotNamespace::User)
             .collect();
+        let stages = self.deep_copy_stages(&snaps).await?;
+        // api/Image.cc deep_copy: the oldest snapshot's parent, else the head's
+        let parent = stages.first().and_then(|(_, s)| s.info.parent.clone());
+        if let (Some(parent), false) = (&parent, opts.flatten) {
+            return self
+                .deep_copy_clone(dest, dest_name, opts, stages, parent, &mut progress)
+                .await;
+        }
         let size = snaps.first().map_or(self.info.size, |s| s.size);
         dest.create(dest_name, &self.copy_create_options(opts, size))
             .await?;
         let mut copy = dest.open(dest_name, OpenMode::ReadWrite).await?;
-        let r = self.deep_copy_data(&mut copy, &snaps, &mut progress).await;
+        let r = self.deep_copy_data(&mut copy, stages, &mut progress).await;
         let closed = copy.close().await;
         r.and(closed)
     }
 
+    /// The stages (each snapshot, then the head) copied through the image: what changed
+    /// since the previous stage, read (through the parent, for a clone: flatten) and
+    /// written.
     async fn deep_copy_data(
         &self,
         dest: &mut Image,
-        snaps: &[crate::snapshot::SnapInfo],
+        stages: Vec<(Option<&crate::snapshot::SnapInfo>, Image)>,
         progress: &mut impl FnMut(u64, u64),
     ) -> Result<()> {
         for (key, value) in &self.metadata_list().await? {
             dest.metadata_set(key, &value[..]).await?;
         }
-        let total = snaps.len() as u64 + 1;
+        let total = stages.len() as u64;
         let mut from: Option<&str> = None;
-        let stages = snaps.iter().map(Some).chain(std::iter::once(None));
-        for (i, snap) in stages.enumerate() {
-            let mut src = self.clone();
-            src.set_snap_by_id(snap.map(|s| s.id)).await?;
+        for (i, (snap, src)) in stages.into_iter().enumerate() {
             let size = src.info.size;
             if dest.info.size != size {
                 dest.resize(size, true).await?;
             }
-            let extents = src.diff(from, 0, size, false, false).await?;
+            // from the beginning the parent's data counts as the clone's
+            let extents = src.diff(from, 0, size, from.is_none(), false).await?;
             let n = extents.len() as u64;
+            // where a clone has no object the parent shows (when flattening)
+            let overlap = src.parent.as_ref().map_or(0, |l| l.overlap);
             let jobs = extents.into_iter().map(|e| {
                 let (src, dest) = (src.clone(), dest.clone());
                 async move {
-                    if e.exists {
+                    if e.exists || e.offset < overlap {
                         let data = src.read(e.offset, e.length).await?;
                         dest.write_sparse(e.offset, data).await
                     } else {

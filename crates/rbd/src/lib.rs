@@ -34,6 +34,7 @@ pub mod cls;
 mod compare_write;
 pub mod config;
 mod copy;
+mod copy_clone;
 mod copyup;
 mod create;
 mod diff;

@@ -304,7 +304,11 @@ impl Image {
     async fn snapshot_object_map(&self, held: &Held, id: u64) -> Result<()> {
         let head = names::object_map_object(&self.info.id);
         let b = om::load()?.call(&self.io, &head).await?;
-        let map = om::decode_load(&b)?;
+        let mut map = om::decode_load(&b)?;
+        // `object_map_load` answers without the CRC footer; the snapshot's object needs
+        // it, as librbd copies the head's object byte for byte (the class's partial
+        // updates, `object_map_update` of a deep copyup, refuse a map without it)
+        map.crc = true;
         let bytes = denc::encode_to_vec(&map).map_err(|e| Error::Rados(e.into()))?;
         self.io
             .write_full(&snap_object_map_object(&self.info.id, id), bytes)

@@ -49,7 +49,18 @@ pub struct CopyArgs {
 pub enum DeepArgs {
     /// Copy an image with all its snapshots (like `rbd deep cp`).
     #[command(alias = "copy")]
-    Cp(CopyArgs),
+    Cp(DeepCopyArgs),
+}
+
+/// `deep cp` arguments: those of `cp` and `--flatten`.
+#[derive(Debug, clap::Args)]
+pub struct DeepCopyArgs {
+    #[command(flatten)]
+    copy: CopyArgs,
+    /// A clone's copy is standalone, its parent's data merged in (else it is a clone of
+    /// the same parent snapshot).
+    #[arg(long = "flatten")]
+    flatten: bool,
 }
 
 /// `sparsify` arguments.
@@ -75,15 +86,20 @@ fn sparse_size(arg: Option<&str>) -> Result<u64, CliError> {
 /// `rbd deep cp`.
 pub async fn run_deep(global: &GlobalArgs, a: DeepArgs) -> Result<ExitCode, CliError> {
     let DeepArgs::Cp(a) = a;
-    run_copy_as(global, a, true).await
+    run_copy_as(global, a.copy, Some(a.flatten)).await
 }
 
 /// `rbd cp`.
 pub async fn run_copy(global: &GlobalArgs, a: CopyArgs) -> Result<ExitCode, CliError> {
-    run_copy_as(global, a, false).await
+    run_copy_as(global, a, None).await
 }
 
-async fn run_copy_as(global: &GlobalArgs, a: CopyArgs, deep: bool) -> Result<ExitCode, CliError> {
+/// `deep`: `Some(flatten)` for a deep copy.
+async fn run_copy_as(
+    global: &GlobalArgs,
+    a: CopyArgs,
+    deep: Option<bool>,
+) -> Result<ExitCode, CliError> {
     let (src_img, src_snap) = split_snap(&a.src);
     let src = resolve(
         Some(src_img),
@@ -105,6 +121,7 @@ async fn run_copy_as(global: &GlobalArgs, a: CopyArgs, deep: bool) -> Result<Exi
         striping: (create.stripe_unit != 0).then_some((create.stripe_unit, create.stripe_count)),
         data_pool: create.data_pool,
         sparse_size: Some(sparse_size(a.sparse_size.as_deref())?),
+        flatten: deep == Some(true),
     };
     let rados = global.connect().await?;
     let r = copy(
@@ -114,7 +131,7 @@ async fn run_copy_as(global: &GlobalArgs, a: CopyArgs, deep: bool) -> Result<Exi
         &dest,
         &opts,
         a.no_progress,
-        deep,
+        deep.is_some(),
     )
     .await;
     rados.shutdown().await;

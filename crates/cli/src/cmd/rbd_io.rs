@@ -153,6 +153,7 @@ async fn import_v2(
         striping: (create.stripe_unit != 0).then_some((create.stripe_unit, create.stripe_count)),
         data_pool: create.data_pool,
         sparse_size: None,
+        flatten: false,
     };
     let progress = Progress::bar("Importing image", 100, a.no_progress);
     let input = std::io::BufReader::new(input);
