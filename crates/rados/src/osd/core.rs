@@ -36,6 +36,11 @@ const CLIENT_OP_PRIORITY: u16 = 63;
 const RECONNECT_MIN: Duration = Duration::from_millis(100);
 /// Longest reconnect delay.
 const RECONNECT_MAX: Duration = Duration::from_secs(5);
+/// An op unanswered this long is reported (once) with where it waits: the objecter's
+/// `objecter_timeout` (10 s) marks sessions laggy; we warn later, when it is unusual.
+const LAGGY_AFTER: Duration = Duration::from_secs(30);
+/// How often ops are checked for that.
+const LAGGY_CHECK_EVERY: Duration = Duration::from_secs(5);
 
 /// Where a finished op's reply goes.
 pub(crate) type ReplyTx = oneshot::Sender<Result<MOsdOpReply>>;
@@ -81,6 +86,10 @@ struct Op {
     /// The map epoch from which a missing pool means ENOENT (0: not asked yet).
     map_dne_bound: u32,
     pool_check_sent: bool,
+    /// When a laggy check first saw the op (the core is not told the time at submit).
+    seen: Option<Instant>,
+    /// Reported as laggy already.
+    laggy: bool,
 }
 
 impl Op {
@@ -144,6 +153,9 @@ pub struct ObjecterCounters {
     pub backoffs_lifted: u64,
     /// OSD maps the objecter moved to (`map_epoch` changes).
     pub maps_applied: u64,
+    /// Ops that waited more than 30 s for their reply (each reported once in the log,
+    /// with the session state, backoff or pause that held it).
+    pub laggy_ops: u64,
 }
 
 /// The objecter state machine.
@@ -163,6 +175,8 @@ pub(crate) struct ObjecterCore {
     last_linger: u64,
     /// When the next watch pings are due (`None`: no watch registered).
     next_ping: Option<Instant>,
+    /// When ops are next checked for laggards.
+    next_laggy_check: Option<Instant>,
     counters: ObjecterCounters,
 }
 
@@ -189,6 +203,7 @@ impl ObjecterCore {
             lingers: BTreeMap::new(),
             last_linger: 0,
             next_ping: None,
+            next_laggy_check: None,
             counters: ObjecterCounters::default(),
         }
     }
@@ -251,6 +266,8 @@ impl ObjecterCore {
                 session: None,
                 map_dne_bound: 0,
                 pool_check_sent: false,
+                seen: None,
+                laggy: false,
             },
         );
         let map = Arc::clone(&self.map);
@@ -406,6 +423,47 @@ impl ObjecterCore {
         }
         if self.next_ping.is_some_and(|at| at <= now) {
             self.ping_watches(now);
+        }
+        if self.next_laggy_check.is_none_or(|at| at <= now) {
+            self.next_laggy_check = Some(now + LAGGY_CHECK_EVERY);
+            self.report_laggy_ops(now);
+        }
+    }
+
+    /// Logs (once per op) every op unanswered for [`LAGGY_AFTER`], saying what holds it:
+    /// a hang then shows where it is, and users see slow OSDs as librados' "slow op"
+    /// warnings show them.
+    fn report_laggy_ops(&mut self, now: Instant) {
+        for (tid, op) in &mut self.ops {
+            let since = *op.seen.get_or_insert(now);
+            let waited = now.saturating_duration_since(since);
+            if op.laggy || waited < LAGGY_AFTER {
+                continue;
+            }
+            op.laggy = true;
+            self.counters.laggy_ops += 1;
+            let t = &op.req.target;
+            let session = op.session.and_then(|osd| self.sessions.get(&osd));
+            let state = match session.map(|s| s.state) {
+                None => "no session (waiting for a usable target)",
+                Some(SessionState::Connecting) => "session connecting",
+                Some(SessionState::Waiting { .. }) => "session waiting to reconnect",
+                Some(SessionState::Ready { .. }) => "sent, no reply",
+            };
+            let backoff = session.is_some_and(|s| s.backoffs.holds(t.actual, &t.hobject()));
+            tracing::warn!(
+                tid,
+                oid = %t.oid,
+                pool = t.target_pool,
+                pg = %t.actual,
+                osd = ?op.session,
+                attempts = op.attempts,
+                state,
+                backoff,
+                paused = t.paused,
+                waited_s = waited.as_secs(),
+                "objecter: op laggy"
+            );
         }
     }
 

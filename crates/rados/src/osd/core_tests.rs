@@ -667,3 +667,24 @@ fn pg_ops_go_to_the_pg_of_their_hash_and_follow_splits() {
     assert_eq!((msgs[0].1.pgid.pgid.seed, msgs[0].1.hash), (13, hash));
     assert_eq!(msgs[0].1.retry_attempt, 1);
 }
+
+#[test]
+fn ops_unanswered_for_30_s_are_reported_once() {
+    let mut h = Harness::new(map(10, &[1, 2]));
+    let (_, _rx) = h.write("slow");
+    // the session never comes up, and a second op is answered in time
+    let _ = h.actions();
+    let t0 = h.now;
+    h.core.handle_timeout(t0);
+    let (tid, _rx2) = h.write("quick");
+    h.core.handle_timeout(t0 + Duration::from_secs(6));
+    h.core.cancel(tid);
+    assert_eq!(h.core.counters().laggy_ops, 0);
+    h.core.handle_timeout(t0 + Duration::from_secs(29));
+    assert_eq!(h.core.counters().laggy_ops, 0, "not yet 30 s");
+    // (checked every 5 s: the next check after 29 s is at 34 s)
+    h.core.handle_timeout(t0 + Duration::from_secs(34));
+    assert_eq!(h.core.counters().laggy_ops, 1);
+    h.core.handle_timeout(t0 + Duration::from_secs(90));
+    assert_eq!(h.core.counters().laggy_ops, 1, "reported once");
+}
