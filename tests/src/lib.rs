@@ -360,6 +360,11 @@ pub fn python3() -> Command {
     }
 }
 
+/// Whether the reference tools (and their librbd) are Pacific's (`rbd --version`).
+pub fn reference_is_pacific() -> bool {
+    String::from_utf8_lossy(&ceph_tool("rbd", &["--version"]).stdout).contains("pacific")
+}
+
 /// The cluster's ceph.conf as the reference tools and [`python3`] see it.
 pub fn tool_conf() -> String {
     match chroot_release() {

@@ -177,3 +177,88 @@ fn trash_with_python() {
         rados.shutdown().await;
     });
 }
+
+/// A trashed parent with two trash-namespace snapshots: `s`, still used by a clone (whose
+/// name is returned), and `t`, whose clone is gone (removed here: this client leaves the
+/// parent's trash snapshot behind, as librbd releases before Octopus did). Returns
+/// (parent id, clone of `s`).
+async fn trashed_parent(pool: &rbd::Rbd, tag: &str) -> (String, String) {
+    let parent = unique_name(&format!("trash-parent-{tag}"));
+    let (c1, c2) = (
+        unique_name(&format!("trash-c1-{tag}")),
+        unique_name(&format!("trash-c2-{tag}")),
+    );
+    let mut opts = rbd::CreateOptions::new(4 << 20);
+    opts.features = Some(rbd::features::LAYERING);
+    pool.create(&parent, &opts).await.unwrap();
+    let img = pool.open(&parent, OpenMode::ReadWrite).await.unwrap();
+    img.write(0, pattern(8192, 4)).await.unwrap();
+    img.create_snap("s").await.unwrap();
+    img.create_snap("t").await.unwrap();
+    img.close().await.unwrap();
+    let clone = rbd::CloneOptions {
+        format: Some(2),
+        ..Default::default()
+    };
+    pool.clone_image(pool, &parent, "s", &c1, &clone)
+        .await
+        .unwrap();
+    pool.clone_image(pool, &parent, "t", &c2, &clone)
+        .await
+        .unwrap();
+    // removed with clones attached: both go to the trash namespace
+    rbd(&["snap", "rm", &format!("{parent}@s")]);
+    rbd(&["snap", "rm", &format!("{parent}@t")]);
+    pool.remove(&c2).await.unwrap();
+    let id = pool.trash_move(&parent, 0).await.unwrap();
+    (id, c1)
+}
+
+/// The trash-namespace snapshots of image `id` as `rbd snap ls --all` lists them: their
+/// count.
+fn trash_snaps(id: &str) -> usize {
+    let v = rbd_json(&["snap", "ls", "--all", "--image-id", id]);
+    v.as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["namespace"]["type"] == "trash")
+        .count()
+}
+
+/// `trash rm` of a parent whose snapshots are all in the trash namespace (librbd's
+/// PreRemoveRequest): the unused ones are removed, the removal itself fails with ENOTEMPTY
+/// while a clone still uses one, and succeeds once it is gone; the same here as with `rbd`.
+#[test]
+fn trash_rm_prunes_unused_trash_snapshots() {
+    run(async {
+        let rados = interop_tests::connect().await;
+        let pool = pool(&rados).await;
+
+        // removed here
+        let (id, child) = trashed_parent(&pool, "us").await;
+        assert_eq!(trash_snaps(&id), 2);
+        let e = pool.trash_remove(&id, false).await.unwrap_err();
+        assert!(e.is(rados::Errno::ENOTEMPTY), "{e}");
+        assert_eq!(trash_snaps(&id), 1);
+        let out = try_ceph_tool("rbd", &["trash", "rm", &id]);
+        assert_eq!(out.status.code(), Some(39), "rbd trash rm: ENOTEMPTY");
+        pool.remove(&child).await.unwrap();
+        pool.trash_remove(&id, false).await.unwrap();
+        assert!(pool.trash_get(&id).await.is_err());
+
+        // removed by rbd: the same steps
+        let (id, child) = trashed_parent(&pool, "rbd").await;
+        assert_eq!(trash_snaps(&id), 2);
+        let out = try_ceph_tool("rbd", &["trash", "rm", &id]);
+        assert_eq!(out.status.code(), Some(39), "rbd trash rm: ENOTEMPTY");
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(err.contains("image has snapshots"), "{err}");
+        assert_eq!(trash_snaps(&id), 1);
+        let e = pool.trash_remove(&id, false).await.unwrap_err();
+        assert!(e.is(rados::Errno::ENOTEMPTY), "{e}");
+        pool.remove(&child).await.unwrap();
+        ceph_tool("rbd", &["trash", "rm", &id]);
+        assert!(pool.trash_get(&id).await.is_err());
+        rados.shutdown().await;
+    });
+}

@@ -79,3 +79,34 @@ fn snap_commands_match_rbd() {
     assert_eq!(rbd(&["snap", "ls", &name]), "");
     rbd(&["rm", "--no-progress", &name]);
 }
+
+/// `snap create --skip-quiesce | --ignore-quiesce-error` (not both: EINVAL, as rbd).
+#[test]
+fn snap_create_quiesce_options() {
+    let _serial = serial();
+    let name = unique_name("snap-cli-q");
+    rbd(&["create", "--size", "4M", &name]);
+    let at = |s: &str| format!("{name}@{s}");
+    ok(&[
+        "snap",
+        "create",
+        "--no-progress",
+        "--skip-quiesce",
+        &at("a"),
+    ]);
+    ok(&[
+        "snap",
+        "create",
+        "--no-progress",
+        "--ignore-quiesce-error",
+        &at("b"),
+    ]);
+    let both = ["snap", "create", "--skip-quiesce", "--ignore-quiesce-error"];
+    let o = rbd_rs(&[&both[..], &[at("c").as_str()]].concat());
+    let theirs = interop_tests::try_ceph_tool("rbd", &[&both[..], &[at("c").as_str()]].concat());
+    assert_eq!(o.status.code(), Some(22));
+    assert_eq!(theirs.status.code(), Some(22));
+    same(&["snap", "ls", &name]);
+    rbd(&["snap", "purge", "--no-progress", &name]);
+    rbd(&["rm", "--no-progress", &name]);
+}

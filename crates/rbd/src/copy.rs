@@ -223,7 +223,9 @@ impl Image {
             });
             run_bounded(jobs, n, &mut |_, _| {}).await?;
             if let Some(s) = snap {
-                dest.create_snap(&s.name).await?;
+                // deep_copy/SnapshotCreateRequest.cc: no quiesce for copied snapshots
+                dest.create_snap2(&s.name, crate::snap_create_flags::SKIP_QUIESCE)
+                    .await?;
                 if s.is_protected() {
                     dest.protect_snap(&s.name).await?;
                 }

@@ -201,9 +201,12 @@ impl Image {
             let io = self.data_io.clone();
             let oid = names::data_object(&self.info.block_name_prefix, ex.object_no);
             let parent_data = parent_data.clone();
+            let object_size = self.info.obj_size;
             set.spawn(async move {
                 let r = match io.list_snaps(&oid).await {
-                    Ok(ss) => object_diffs(&ss, from_id, end_id, whole_object, at, &ex),
+                    Ok(ss) => {
+                        object_diffs(&ss, (from_id, end_id), whole_object, object_size, at, &ex)
+                    }
                     // no object at any snapshot: nothing changed (a clone reports its
                     // parent's data here)
                     Err(e) if e.is(Errno::ENOENT) => None,
@@ -336,39 +339,65 @@ fn store(results: &mut [Option<Vec<DiffExtent>>], joined: Joined) -> Result<()> 
     }
 }
 
-/// One object's changed extents (from the clone list, as C_DiffObject saw them), in
-/// image offsets; `at` is the image offset the object extent's buffer starts at. `None`:
-/// nothing changed and the object does not exist at the end (a clone's parent shows).
+/// One object's changed extents from its clone list, as librbd's
+/// io/ObjectRequest.cc `ObjectListSnapsRequest::handle_list_snaps` finds them for the
+/// snapshot pair (`from_id`, `end_id`) and DiffIterate's `compute_diffs` reports them, in
+/// image offsets; `at` is the image offset the object extent's buffer starts at.
+/// Ranges past the object's size at the end that it had at `from_id` read as zeros
+/// (truncated: `exists` false); with `whole_object`, any change is the whole object.
+/// `None`: no extent at all (a clone's parent shows, from the beginning).
 fn object_diffs(
     ss: &rados::SnapSet,
-    from_id: u64,
-    end_id: u64,
+    (from_id, end_id): (u64, u64),
     whole_object: bool,
+    object_size: u64,
     at: u64,
     q: &ObjectExtent,
 ) -> Option<Vec<DiffExtent>> {
     let d = calc_snap_set_diff(ss, from_id, end_id);
-    let exists = d.end_exists;
+    // the size at the start snapshot (the pass over the prior snapshot)
+    let prev_end_size = if from_id == 0 {
+        0
+    } else {
+        calc_snap_set_diff(ss, 0, from_id).end_size
+    };
+    let whole = || {
+        let mut all = Intervals::new();
+        all.insert(0, object_size);
+        all
+    };
+    let (mut data, exists, end_size) = if d.whole_object {
+        (whole(), true, object_size)
+    } else if whole_object && !d.diff.is_empty() {
+        (whole(), d.end_exists, d.end_size)
+    } else {
+        (d.diff, d.end_exists, d.end_size)
+    };
+    let mut zeroed = Intervals::new();
+    if end_size < prev_end_size && !whole_object {
+        // truncated since the start: zeros, not data
+        zeroed.insert(end_size, prev_end_size - end_size);
+        data.erase(end_size, prev_end_size - end_size);
+    }
+    if !exists {
+        zeroed.union_of(&data);
+        data = Intervals::new();
+    }
     let mut out = Vec::new();
-    if d.diff.is_empty() && !d.whole_object {
-        return (exists).then_some(out);
-    }
-    if whole_object || d.whole_object {
-        push_pieces(&mut out, at, q, exists);
-        return Some(out);
-    }
-    let mut opos = q.offset;
-    for &(b_off, b_len) in &q.buffer_extents {
-        for (s, l) in d.diff.intersect(opos, b_len) {
-            out.push(DiffExtent {
-                offset: at + b_off + (s - opos),
-                length: l,
-                exists,
-            });
+    for (ranges, exists) in [(&data, true), (&zeroed, false)] {
+        let mut opos = q.offset;
+        for &(b_off, b_len) in &q.buffer_extents {
+            for (s, l) in ranges.intersect(opos, b_len) {
+                out.push(DiffExtent {
+                    offset: at + b_off + (s - opos),
+                    length: l,
+                    exists,
+                });
+            }
+            opos += b_len;
         }
-        opos += b_len;
     }
-    Some(out)
+    (!out.is_empty()).then_some(out)
 }
 
 /// The parent's data within an object extent's image ranges, as data.

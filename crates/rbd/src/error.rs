@@ -149,6 +149,10 @@ pub enum Error {
     /// `ceph df` cannot be parsed).
     #[error("unexpected monitor reply: {0}")]
     BadMonReply(&'static str),
+    /// A client of the image failed to quiesce before a snapshot (its hook's error, or
+    /// ETIMEDOUT when it never answered); see `snap_create_flags`.
+    #[error("failed to quiesce the image's clients: {}", Errno::from_result(*.0).unwrap_or(Errno::EIO))]
+    QuiesceFailed(i32),
 }
 
 impl Error {
@@ -190,6 +194,7 @@ impl Error {
             Error::ImageInGroup(_) => Errno::EMLINK,
             Error::NotMigrating(_) => Errno::EINVAL,
             Error::BadMonReply(_) => Errno(74), // EBADMSG
+            Error::QuiesceFailed(code) => Errno::from_result(*code).unwrap_or(Errno::EIO),
         };
         e.as_result()
     }

@@ -53,6 +53,7 @@ pub fn cls_replies(data: &[u8]) {
     }
     let _ = denc::decode_exact::<crate::watch_notify::NotifyMessage>(data);
     let _ = crate::watch_notify::owner_reply([data]);
+    let _ = crate::watch_notify::quiesce_reply([data]);
     let me = crate::watch_notify::ClientId { gid: 1, handle: 2 };
     let _ = crate::exclusive_lock::on_notify(data, me, true);
 }

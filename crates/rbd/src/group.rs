@@ -479,13 +479,21 @@ impl Rbd {
         }
     }
 
-    /// Takes snapshot `snap` of group `group` (`rbd_group_snap_create`): an INCOMPLETE
-    /// record, one snapshot per member in the group namespace (each under its exclusive
-    /// lock), then the record COMPLETE with the members' snapshot ids. On failure the
-    /// members' snapshots and the record are removed again.
-    ///
-    /// Not done: librbd's quiesce/unquiesce notifications to the members' clients.
+    /// Takes snapshot `snap` of group `group` (`rbd_group_snap_create`), quiescing the
+    /// members' clients as the client's `rbd_default_snapshot_quiesce_mode` says.
     pub async fn group_snap_create(&self, group: &str, snap: &str) -> Result<()> {
+        let flags = crate::quiesce::default_flags(self.ioctx().rados());
+        self.group_snap_create2(group, snap, flags).await
+    }
+
+    /// Takes snapshot `snap` of group `group` with `RBD_SNAP_CREATE_*` flags
+    /// (`rbd_group_snap_create2`, api/Group.cc `snap_create`): an INCOMPLETE record,
+    /// QUIESCE to every member's clients (unless skipped; a failure unquiesces them all and
+    /// fails unless ignored), one snapshot per member in the group namespace (each under
+    /// its exclusive lock), the record COMPLETE with the members' snapshot ids, then
+    /// UNQUIESCE. On failure the members' snapshots and the record are removed again.
+    pub async fn group_snap_create2(&self, group: &str, snap: &str, flags: u32) -> Result<()> {
+        crate::quiesce::check_flags(flags)?;
         if snap.is_empty() {
             return Err(Error::InvalidArgument("empty snapshot name"));
         }
@@ -516,12 +524,31 @@ impl Rbd {
         let ns = self.group_namespace(&group_id, &record.id);
         let snap_name = member_snap_name(io.pool_id(), &group_id, &record.id);
         let mut images = Vec::with_capacity(members.len());
+        let mut quiesced = Vec::new();
         let taken: Result<()> = async {
             for m in &members {
                 images.push(self.open_member(m.spec.pool_id, &m.spec.image_id).await?);
             }
+            if flags & crate::snap_create_flags::SKIP_QUIESCE == 0 {
+                // Group.cc notify_quiesce: every member, then all unquiesced on a failure
+                let mut failed = 0;
+                for image in &images {
+                    let (req, r) = image.send_quiesce().await;
+                    quiesced.push(req);
+                    if r < 0 {
+                        failed = r;
+                    }
+                }
+                if failed < 0 {
+                    unquiesce_all(&mut quiesced).await;
+                    if flags & crate::snap_create_flags::IGNORE_QUIESCE_ERROR == 0 {
+                        return Err(Error::QuiesceFailed(failed));
+                    }
+                }
+            }
+            let skip = crate::snap_create_flags::SKIP_QUIESCE;
             for (image, spec) in images.iter().zip(record.snaps.iter_mut()) {
-                spec.snap_id = image.create_snap_in(&snap_name, &ns).await?;
+                spec.snap_id = image.create_snap_in(&snap_name, &ns, skip).await?;
                 spec.pool = image.ioctx().pool_id();
             }
             record.state = GroupSnapState::Complete;
@@ -529,6 +556,7 @@ impl Rbd {
             Ok(())
         }
         .await;
+        unquiesce_all(&mut quiesced).await;
         if let Err(e) = taken {
             warn!(group, snap, error = %e, "group snapshot failed; undoing");
             for image in &images {
@@ -669,6 +697,13 @@ async fn close_all(images: Vec<Image>) {
         if let Err(e) = image.close().await {
             debug!(error = %e, "closing a member failed");
         }
+    }
+}
+
+/// Group.cc notify_unquiesce: UNQUIESCE to every member quiesced (once).
+async fn unquiesce_all(quiesced: &mut Vec<crate::quiesce::QuiesceRequest>) {
+    for req in quiesced.drain(..) {
+        req.unquiesce().await;
     }
 }
 

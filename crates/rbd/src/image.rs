@@ -394,20 +394,11 @@ impl Image {
         Ok(())
     }
 
-    /// Removes the data of a removable image (no watchers, no snapshots);
+    /// Removes the data of a removable image (see `pre_remove.rs`: no snapshots but
+    /// unused trash-namespace ones, which go, no watchers, no group);
     /// `progress(done, total)` counts objects.
     pub(crate) async fn remove_checked_data(&self, progress: impl FnMut(u64, u64)) -> Result<()> {
-        let watchers = self.io.list_watchers(&self.header_object()).await?;
-        if !watchers.is_empty() {
-            return Err(Error::HasWatchers(watchers.len()));
-        }
-        let snaps = self.info.snap_context.snaps.len();
-        if snaps > 0 {
-            return Err(Error::HasSnapshots(snaps));
-        }
-        if self.group_spec().await?.is_some() {
-            return Err(Error::ImageInGroup(self.info.name.clone()));
-        }
+        self.pre_remove().await?;
         let n = self.info.layout().num_objects(self.info.size);
         // nobody else has the image open (no watchers), so the head's map, when the
         // feature is on and the map is flagged valid, says which objects exist

@@ -246,9 +246,21 @@ impl Image {
     }
 
     /// Takes user snapshot `name` (`rbd_snap_create`; SnapshotCreateRequest): returns its
-    /// id. Writes issued after it returns do not change what the snapshot reads.
+    /// id. Writes issued after it returns do not change what the snapshot reads. The
+    /// image's clients are quiesced first as the client's
+    /// `rbd_default_snapshot_quiesce_mode` says (see [`Image::create_snap2`]).
     pub async fn create_snap(&self, name: &str) -> Result<u64> {
-        self.create_snap_in(name, &SnapshotNamespace::User).await
+        let flags = crate::quiesce::default_flags(self.io.rados());
+        self.create_snap2(name, flags).await
+    }
+
+    /// Takes user snapshot `name` with `RBD_SNAP_CREATE_*` flags (`rbd_snap_create2`,
+    /// [`crate::snap_create_flags`]): unless skipped, QUIESCE is notified to the image's
+    /// clients first (their failure is [`Error::QuiesceFailed`] unless ignored) and
+    /// UNQUIESCE once the snapshot is taken or failed.
+    pub async fn create_snap2(&self, name: &str, flags: u32) -> Result<u64> {
+        self.create_snap_in(name, &SnapshotNamespace::User, flags)
+            .await
     }
 
     /// Takes snapshot `name` in `namespace` (a group snapshot's member, for one).
@@ -256,11 +268,26 @@ impl Image {
         &self,
         name: &str,
         namespace: &SnapshotNamespace,
+        flags: u32,
     ) -> Result<u64> {
         self.check_snap_op()?;
         if name.is_empty() {
             return Err(Error::InvalidArgument("empty snapshot name"));
         }
+        // quiesced before writes are stopped: the clients' hooks may still flush
+        let quiesce = self.quiesce_for_snap(flags).await?;
+        let taken = self.take_snap(name, namespace).await;
+        if let Some(q) = quiesce {
+            q.unquiesce().await;
+        }
+        let id = taken?;
+        info!(image = self.info.name, snap = name, id, "created snapshot");
+        self.notify_header_update().await;
+        Ok(id)
+    }
+
+    /// The snapshot itself, under the exclusive lock with writes stopped.
+    async fn take_snap(&self, name: &str, namespace: &SnapshotNamespace) -> Result<u64> {
         let guard = self.snap_lock().await?;
         let held = guard.as_ref().and_then(|g| g.as_ref());
         let header = self.header_object();
@@ -294,8 +321,6 @@ impl Image {
         sc.seq = SnapId(id.max(sc.seq.0));
         self.store_snapc(sc);
         drop(guard);
-        info!(image = self.info.name, snap = name, id, "created snapshot");
-        self.notify_header_update().await;
         Ok(id)
     }
 
@@ -367,7 +392,7 @@ impl Image {
 
     /// SnapshotRemoveRequest: to the trash namespace first; stop there while clones
     /// depend on it; else the object map, the snap id, the header record.
-    async fn remove_snap_id(&self, info: SnapInfo) -> Result<()> {
+    pub(crate) async fn remove_snap_id(&self, info: SnapInfo) -> Result<()> {
         // librbd proxies removal to the lock owner only with fast-diff (or journaling)
         let guard = if self.info.features & features::FAST_DIFF != 0 {
             self.snap_lock().await?

@@ -1,8 +1,8 @@
 //! librbd's header watch/notify messages (src/librbd/WatchNotifyTypes.{h,cc},
 //! librbd/watcher/Types.cc): what clients of one image tell each other through notifies on
-//! its header object. This client sends ACQUIRED_LOCK, RELEASED_LOCK, REQUEST_LOCK and
-//! HEADER_UPDATE, and decodes every message far enough to know its operation (the
-//! payloads of the operations it does not run are kept undecoded).
+//! its header object. This client sends ACQUIRED_LOCK, RELEASED_LOCK, REQUEST_LOCK,
+//! HEADER_UPDATE, QUIESCE and UNQUIESCE, and decodes every message far enough to know its
+//! operation (the payloads of the operations it does not run are kept undecoded).
 
 use bytes::Bytes;
 use denc::{Decode, Encode, Reader, Writer};
@@ -37,6 +37,34 @@ impl Decode for ClientId {
         Ok(ClientId {
             gid: r.u64()?,
             handle: r.u64()?,
+        })
+    }
+}
+
+/// An operation's id among the clients of an image (`AsyncRequestId`: the requester and
+/// its own sequence number).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct AsyncRequestId {
+    /// Who asks.
+    pub client: ClientId,
+    /// The requester's number for the operation (librbd counts from 1 per process).
+    pub request_id: u64,
+}
+
+impl Encode for AsyncRequestId {
+    // src/librbd/WatchNotifyTypes.cc AsyncRequestId::encode
+    fn encode(&self, w: &mut Writer) {
+        w.put(&self.client);
+        w.put_u64(self.request_id);
+    }
+}
+
+impl Decode for AsyncRequestId {
+    const MIN_LEN: usize = 24;
+    fn decode(r: &mut Reader<'_>) -> denc::Result<Self> {
+        Ok(AsyncRequestId {
+            client: r.decode()?,
+            request_id: r.u64()?,
         })
     }
 }
@@ -109,6 +137,11 @@ pub enum NotifyMessage {
     },
     /// HEADER_UPDATE (no payload).
     HeaderUpdate,
+    /// QUIESCE (`QuiescePayload`): a client is about to take a snapshot; every watcher
+    /// runs its quiesce hooks and acknowledges with a `ResponseMessage` of their result.
+    Quiesce(AsyncRequestId),
+    /// UNQUIESCE (`UnquiescePayload`): the snapshot of that request is taken (or failed).
+    Unquiesce(AsyncRequestId),
     /// Any other operation (a request for the lock owner, progress...), payload kept
     /// undecoded; unknown codes land here too, as librbd's `UnknownPayload`.
     Other {
@@ -127,6 +160,8 @@ impl NotifyMessage {
             NotifyMessage::ReleasedLock(_) => op::RELEASED_LOCK,
             NotifyMessage::RequestLock { .. } => op::REQUEST_LOCK,
             NotifyMessage::HeaderUpdate => op::HEADER_UPDATE,
+            NotifyMessage::Quiesce(_) => op::QUIESCE,
+            NotifyMessage::Unquiesce(_) => op::UNQUIESCE,
             NotifyMessage::Other { op, .. } => *op,
         }
     }
@@ -149,6 +184,7 @@ impl Encode for NotifyMessage {
                     w.put_bool(*force);
                 }
                 NotifyMessage::HeaderUpdate => {}
+                NotifyMessage::Quiesce(id) | NotifyMessage::Unquiesce(id) => w.put(id),
                 NotifyMessage::Other { payload, .. } => w.put_bytes(payload),
             }
         });
@@ -177,6 +213,9 @@ impl Decode for NotifyMessage {
                     NotifyMessage::RequestLock { client, force }
                 }
                 op::HEADER_UPDATE => NotifyMessage::HeaderUpdate,
+                // AsyncRequestPayloadBase::decode: the id whatever the version
+                op::QUIESCE => NotifyMessage::Quiesce(r.decode()?),
+                op::UNQUIESCE => NotifyMessage::Unquiesce(r.decode()?),
                 op => NotifyMessage::Other {
                     op,
                     payload: Bytes::copy_from_slice(r.rest()),
@@ -254,6 +293,29 @@ pub fn owner_reply<'a>(acks: impl IntoIterator<Item = &'a [u8]>) -> OwnerReply {
     }
 }
 
+/// What the acknowledgements of a QUIESCE notify say (ImageWatcher::notify_quiesce): the
+/// first watcher's failure (an answer that does not decode counts as `-EINVAL`; `-EOPNOTSUPP`
+/// from an old lock owner that does not know the operation counts as success), else 0.
+pub fn quiesce_reply<'a>(acks: impl IntoIterator<Item = &'a [u8]>) -> i32 {
+    const EOPNOTSUPP: i32 = -95;
+    for payload in acks {
+        if payload.is_empty() {
+            continue;
+        }
+        let result = match denc::decode_exact::<ResponseMessage>(payload)
+            .or_else(|_| Reader::new(payload).decode::<ResponseMessage>())
+        {
+            Ok(m) if m.result == EOPNOTSUPP => 0,
+            Ok(m) => m.result,
+            Err(_) => -22,
+        };
+        if result < 0 {
+            return result;
+        }
+    }
+    0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -276,11 +338,24 @@ mod tests {
                     assert_eq!(client, &ClientId { gid: 1, handle: 2 });
                     assert!(force);
                 }
+                // QuiescePayload(AsyncRequestId(ClientId(0, 1), 2))
+                NotifyMessage::Quiesce(id) => assert_eq!(
+                    id,
+                    &AsyncRequestId {
+                        client: ClientId { gid: 0, handle: 1 },
+                        request_id: 2
+                    }
+                ),
                 _ => {}
             }
         }
         // the corpus has no REQUEST_LOCK sample: its layout is checked by hand below
-        for code in [op::ACQUIRED_LOCK, op::RELEASED_LOCK, op::HEADER_UPDATE] {
+        for code in [
+            op::ACQUIRED_LOCK,
+            op::RELEASED_LOCK,
+            op::HEADER_UPDATE,
+            op::QUIESCE,
+        ] {
             assert!(seen.contains(&code), "no sample of op {code}");
         }
         let req = NotifyMessage::RequestLock {
@@ -336,5 +411,41 @@ mod tests {
         assert_eq!(owner_reply([&b""[..]]), OwnerReply::NoOwner);
         assert_eq!(owner_reply([&ok[..], &ok[..]]), OwnerReply::Duplicate);
         assert_eq!(owner_reply([&b"x"[..]]), OwnerReply::Result(-22));
+    }
+
+    #[test]
+    fn quiesce_messages_and_replies() {
+        let id = AsyncRequestId {
+            client: ClientId {
+                gid: 4107,
+                handle: 94_000,
+            },
+            request_id: 3,
+        };
+        let q = NotifyMessage::Quiesce(id);
+        let bytes = q.to_bytes();
+        // ENCODE_START(7, 1), len 28: op 18, gid, handle, request id
+        let mut want = vec![7u8, 1, 28, 0, 0, 0, 18, 0, 0, 0];
+        want.extend_from_slice(&4107u64.to_le_bytes());
+        want.extend_from_slice(&94_000u64.to_le_bytes());
+        want.extend_from_slice(&3u64.to_le_bytes());
+        assert_eq!(&bytes[..], &want[..]);
+        assert_eq!(denc::decode_exact::<NotifyMessage>(&bytes).unwrap(), q);
+        assert_truncations_fail::<NotifyMessage>(&bytes, std::path::Path::new("quiesce"));
+        let u = NotifyMessage::Unquiesce(id);
+        assert_eq!(u.op(), op::UNQUIESCE);
+        assert_eq!(
+            denc::decode_exact::<NotifyMessage>(&u.to_bytes()).unwrap(),
+            u
+        );
+
+        let ok = ResponseMessage { result: 0 }.to_bytes();
+        let eio = ResponseMessage { result: -5 }.to_bytes();
+        let eops = ResponseMessage { result: -95 }.to_bytes();
+        assert_eq!(quiesce_reply([&b""[..], &ok[..]]), 0);
+        assert_eq!(quiesce_reply([&eops[..], &ok[..]]), 0);
+        assert_eq!(quiesce_reply([&ok[..], &eio[..], &b"x"[..]]), -5);
+        assert_eq!(quiesce_reply([&b"x"[..]]), -22);
+        assert_eq!(quiesce_reply(std::iter::empty()), 0);
     }
 }

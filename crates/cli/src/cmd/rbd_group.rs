@@ -185,10 +185,10 @@ pub struct SnapArgs {
     /// No progress output.
     #[arg(long = "no-progress")]
     no_progress: bool,
-    /// Accepted for `rbd` compatibility (quiesce notifications are not sent).
+    /// Do not run quiesce hooks (create).
     #[arg(long = "skip-quiesce")]
     skip_quiesce: bool,
-    /// Accepted for `rbd` compatibility.
+    /// Ignore quiesce hook error (create).
     #[arg(long = "ignore-quiesce-error")]
     ignore_quiesce_error: bool,
 }
@@ -460,8 +460,10 @@ async fn run_snap(
     match cmd {
         GroupSnapArgs::Create(a) => {
             let (g, snap) = a.spec.resolve_snap()?;
+            let flags =
+                crate::cmd::rbd_snap::snap_create_flags(a.skip_quiesce, a.ignore_quiesce_error)?;
             let groups = open_pool(rados, &g.pool, &g.namespace).await?;
-            if let Err(e) = groups.group_snap_create(&g.image, &snap).await {
+            if let Err(e) = groups.group_snap_create2(&g.image, &snap, flags).await {
                 return Ok(fail("failed to create group snapshot", &e));
             }
         }

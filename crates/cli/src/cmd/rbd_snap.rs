@@ -64,6 +64,32 @@ impl SnapSpecArgs {
     }
 }
 
+/// `snap create` arguments (at::add_snap_create_options).
+#[derive(Debug, clap::Args)]
+pub struct CreateArgs {
+    #[command(flatten)]
+    spec: SnapSpecArgs,
+    /// Do not run quiesce hooks.
+    #[arg(long = "skip-quiesce")]
+    skip_quiesce: bool,
+    /// Ignore quiesce hook error.
+    #[arg(long = "ignore-quiesce-error")]
+    ignore_quiesce_error: bool,
+}
+
+/// `RBD_SNAP_CREATE_*` flags of `--skip-quiesce` / `--ignore-quiesce-error`
+/// (tools/rbd/Utils.cc `get_snap_create_flags`: not both).
+pub(crate) fn snap_create_flags(skip: bool, ignore_error: bool) -> Result<u32, CliError> {
+    match (skip, ignore_error) {
+        (true, true) => Err(CliError::Rbd(rbd::Error::InvalidArgument(
+            "--ignore-quiesce-error cannot be used together with --skip-quiesce",
+        ))),
+        (true, false) => Ok(rbd::snap_create_flags::SKIP_QUIESCE),
+        (false, true) => Ok(rbd::snap_create_flags::IGNORE_QUIESCE_ERROR),
+        (false, false) => Ok(0),
+    }
+}
+
 /// `snap ls` arguments.
 #[derive(Debug, clap::Args)]
 pub struct LsArgs {
@@ -119,7 +145,7 @@ pub enum LimitArgs {
 pub enum SnapArgs {
     /// Create a snapshot.
     #[command(alias = "add")]
-    Create(SnapSpecArgs),
+    Create(CreateArgs),
     /// List snapshots.
     #[command(alias = "list")]
     Ls(LsArgs),
@@ -184,10 +210,12 @@ async fn open_rw(rados: &rados::Rados, spec: &Spec) -> Result<rbd::Image, CliErr
 async fn run_on(rados: &rados::Rados, format: Format, args: SnapArgs) -> Result<(), CliError> {
     match args {
         SnapArgs::Create(a) => {
-            let (spec, snap) = a.resolve(true)?;
+            let (spec, snap) = a.spec.resolve(true)?;
+            let flags = snap_create_flags(a.skip_quiesce, a.ignore_quiesce_error)?;
             let image = open_rw(rados, &spec).await?;
-            let p = Progress::spinner("Creating snap", a.no_progress);
-            let r = image.create_snap(snap.as_deref().unwrap_or_default()).await;
+            let p = Progress::spinner("Creating snap", a.spec.no_progress);
+            let name = snap.as_deref().unwrap_or_default();
+            let r = image.create_snap2(name, flags).await;
             image.close().await?;
             r?;
             p.finish();

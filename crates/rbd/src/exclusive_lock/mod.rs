@@ -188,6 +188,8 @@ pub(crate) struct ExclusiveLock {
     /// and lost watch (and read again on acquisition, as PostAcquireRequest refreshes).
     state: Weak<HeaderState>,
     stop: Mutex<Option<oneshot::Sender<oneshot::Sender<Watch>>>>,
+    /// The application's quiesce hooks, answering QUIESCE / UNQUIESCE.
+    quiesce: Arc<crate::quiesce::QuiesceWatchers>,
 }
 
 impl std::fmt::Debug for ExclusiveLock {
@@ -231,10 +233,16 @@ impl ExclusiveLock {
             peer_released: Notify::new(),
             state,
             stop: Mutex::new(Some(stop_tx)),
+            quiesce: Arc::default(),
         });
         tokio::spawn(watch_loop(Arc::downgrade(&lock), watch, stop_rx));
         debug!(header = lock.header, ?me, "watching the header");
         Ok(lock)
+    }
+
+    /// The quiesce hooks registered on the image.
+    pub(crate) fn quiesce_watchers(&self) -> &crate::quiesce::QuiesceWatchers {
+        &self.quiesce
     }
 
     /// Our client id (global id, header watch cookie).
@@ -759,6 +767,17 @@ async fn watch_loop(
         let Some(me) = lock.upgrade() else { return };
         match event {
             WatchEvent::Notify(n) => {
+                use crate::quiesce::QuiesceAck;
+                match me.quiesce.on_notify(&me.io, &me.header, &n) {
+                    QuiesceAck::NotMine => {}
+                    QuiesceAck::Later => continue,
+                    QuiesceAck::Now(reply) => {
+                        if let Err(e) = watch.ack(&n, reply).await {
+                            debug!(error = %e, "notify ack failed");
+                        }
+                        continue;
+                    }
+                }
                 let mut action = on_notify(&n.payload, me.client_id(), me.is_owner());
                 if action.release && me.keeps_lock() {
                     // StandardPolicy::lock_requested: the owner keeps the lock

@@ -137,7 +137,10 @@ pub fn on_notify(payload: &[u8], me: ClientId, owner: bool) -> NotifyAction {
         }
         NotifyMessage::ReleasedLock(_) => action.peer_released = true,
         NotifyMessage::HeaderUpdate => action.header_update = true,
-        NotifyMessage::AcquiredLock(_) => {}
+        // answered by every watcher, after its quiesce hooks ran (see `quiesce.rs`)
+        NotifyMessage::AcquiredLock(_)
+        | NotifyMessage::Quiesce(_)
+        | NotifyMessage::Unquiesce(_) => {}
         NotifyMessage::Other { op, .. } => {
             let answered_by_all = matches!(
                 op,
@@ -255,11 +258,7 @@ mod tests {
             -95
         );
         assert!(on_notify(&resize, me, false).reply.is_empty());
-        let quiesce = NotifyMessage::Other {
-            op: op::QUIESCE,
-            payload: Bytes::new(),
-        }
-        .to_bytes();
+        let quiesce = NotifyMessage::Quiesce(Default::default()).to_bytes();
         assert!(on_notify(&quiesce, me, true).reply.is_empty());
         assert!(on_notify(b"garbage", me, true).reply.is_empty());
     }
