@@ -155,6 +155,36 @@ fn rbd_snap_create_while_we_hold_the_image() {
     });
 }
 
+#[test]
+fn hooks_on_an_image_without_exclusive_lock() {
+    run(async {
+        let rados = connect().await;
+        let pool = pool(&rados).await;
+        let name = unique_name("quiesce-nolock");
+        let mut o = CreateOptions::new(8 << 20);
+        o.features = Some(1); // layering only: the open's plain header watch answers
+        pool.create(&name, &o).await.unwrap();
+        let ro = pool.open(&name, OpenMode::ReadOnly).await.unwrap();
+        let e = ro.quiesce_watch(Arc::new(Hooks::default())).unwrap_err();
+        assert!(e.is(Errno::EINVAL), "{e}");
+        ro.close().await.unwrap();
+        let image = pool.open(&name, OpenMode::ReadWrite).await.unwrap();
+        let hooks = Arc::new(Hooks::default());
+        image.quiesce_watch(hooks.clone()).unwrap();
+        let (ok, err) = rbd_try(&["snap", "create", &format!("{name}@hooked")]);
+        assert!(ok, "{err}");
+        hooks.wait_for((1, 1)).await;
+        hooks.fail.store(Errno::EIO.as_result(), Ordering::SeqCst);
+        let (ok, _) = rbd_try(&["snap", "create", &format!("{name}@refused")]);
+        assert!(!ok, "a failing hook fails rbd's snapshot");
+        hooks.wait_for((2, 1)).await;
+        image.remove_snap("hooked").await.unwrap();
+        image.close().await.unwrap();
+        pool.remove(&name).await.unwrap();
+        rados.shutdown().await;
+    });
+}
+
 /// librbd with quiesce callbacks (`rbd_quiesce_watch`); the callback answers with the
 /// result of the current step and prints what it was called for.
 fn librbd_watcher(name: &str) -> PythonSession {

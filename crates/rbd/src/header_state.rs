@@ -57,6 +57,9 @@ pub(crate) struct HeaderState {
     cache: Mutex<Cached>,
     /// One header read at a time.
     refreshing: tokio::sync::Mutex<()>,
+    /// The application's quiesce hooks: whichever header watch the open has (the
+    /// exclusive lock's or [`HeaderWatch`]) answers QUIESCE / UNQUIESCE with them.
+    pub(crate) quiesce: Arc<crate::quiesce::QuiesceWatchers>,
 }
 
 impl HeaderState {
@@ -76,6 +79,7 @@ impl HeaderState {
             size: AtomicU64::new(info.size),
             cache: Mutex::new(Cached { info, parent }),
             refreshing: tokio::sync::Mutex::new(()),
+            quiesce: Arc::default(),
         })
     }
 
@@ -235,7 +239,8 @@ impl Image {
 }
 
 /// The header watch of a read-write open without the exclusive lock: acknowledges the
-/// header's notifies and follows HEADER_UPDATE (the lock's watch does both otherwise).
+/// header's notifies, answers QUIESCE with the image's hooks and follows HEADER_UPDATE
+/// (the lock's watch does all of it otherwise).
 #[derive(Debug)]
 pub(crate) struct HeaderWatch {
     stop: Mutex<Option<oneshot::Sender<oneshot::Sender<Watch>>>>,
@@ -296,6 +301,18 @@ async fn watch_loop(
         let Some(st) = state.upgrade() else { return };
         match event {
             WatchEvent::Notify(n) => {
+                use crate::quiesce::QuiesceAck;
+                match st.quiesce.on_notify(&io, &header, &n) {
+                    QuiesceAck::NotMine => {}
+                    QuiesceAck::Later => continue,
+                    QuiesceAck::Now(reply) => {
+                        drop(st);
+                        if let Err(e) = watch.ack(&n, reply).await {
+                            debug!(error = %e, "notify ack failed");
+                        }
+                        continue;
+                    }
+                }
                 let action = on_notify(&n.payload, ClientId::default(), false);
                 if action.header_update {
                     st.header_updated().await;

@@ -352,22 +352,23 @@ impl QuiesceRequest {
 impl Image {
     /// Registers quiesce hooks on this handle (`rbd_quiesce_watch`): they run when a
     /// client (this one included) is about to snapshot the image. Needs the header
-    /// watch, which this client keeps for images open read-write with the exclusive-lock
-    /// feature (EINVAL otherwise). Returns a handle for [`Image::quiesce_unwatch`].
+    /// watch, which this client keeps for every read-write open, as librbd (EINVAL for a
+    /// read-only one). Returns a handle for [`Image::quiesce_unwatch`].
     pub fn quiesce_watch(&self, handler: Arc<dyn QuiesceHandler>) -> Result<u64> {
-        match &self.lock {
-            Some(l) => Ok(l.quiesce_watchers().register(handler)),
-            None => Err(Error::InvalidArgument(
-                "quiesce hooks need an image open read-write with exclusive-lock",
-            )),
+        // a read-write open watches the header (through the lock or a plain watch)
+        if self.lock.is_none() && self.watch.is_none() {
+            return Err(Error::InvalidArgument(
+                "quiesce hooks need an image open read-write",
+            ));
         }
+        Ok(self.state.quiesce.register(handler))
     }
 
     /// Unregisters quiesce hooks (`rbd_quiesce_unwatch`; ENOENT for an unknown handle).
     pub fn quiesce_unwatch(&self, handle: u64) -> Result<()> {
-        match &self.lock {
-            Some(l) if l.quiesce_watchers().unregister(handle) => Ok(()),
-            _ => Err(Error::Rados(rados::Error::Osd {
+        match self.state.quiesce.unregister(handle) {
+            true => Ok(()),
+            false => Err(Error::Rados(rados::Error::Osd {
                 errno: Errno::ENOENT,
                 failed_op: None,
             })),

@@ -221,6 +221,11 @@ impl ExclusiveLock {
             handle: watch.cookie(),
         };
         let (stop_tx, stop_rx) = oneshot::channel();
+        // the hooks belong to the open image (they outlive a lock turned off and on)
+        let quiesce = state
+            .upgrade()
+            .map(|s| Arc::clone(&s.quiesce))
+            .unwrap_or_default();
         let lock = Arc::new(ExclusiveLock {
             io,
             header,
@@ -233,16 +238,11 @@ impl ExclusiveLock {
             peer_released: Notify::new(),
             state,
             stop: Mutex::new(Some(stop_tx)),
-            quiesce: Arc::default(),
+            quiesce,
         });
         tokio::spawn(watch_loop(Arc::downgrade(&lock), watch, stop_rx));
         debug!(header = lock.header, ?me, "watching the header");
         Ok(lock)
-    }
-
-    /// The quiesce hooks registered on the image.
-    pub(crate) fn quiesce_watchers(&self) -> &crate::quiesce::QuiesceWatchers {
-        &self.quiesce
     }
 
     /// Our client id (global id, header watch cookie).
