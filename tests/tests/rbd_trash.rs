@@ -209,8 +209,17 @@ async fn trashed_parent(pool: &rbd::Rbd, tag: &str) -> (String, String) {
     // removed with clones attached: both go to the trash namespace
     rbd(&["snap", "rm", &format!("{parent}@s")]);
     rbd(&["snap", "rm", &format!("{parent}@t")]);
-    pool.remove(&c2).await.unwrap();
-    let id = pool.trash_move(&parent, 0).await.unwrap();
+    let id = pool.image_id(&parent).await.unwrap();
+    assert_eq!(trash_snaps(&id), 2);
+    // the last clone of `t` goes (here, or with rbd): DetachChildRequest removes `t`
+    if tag == "us" {
+        pool.remove(&c2).await.unwrap();
+    } else {
+        rbd(&["rm", &c2]);
+    }
+    assert_eq!(trash_snaps(&id), 1, "the unused trash snapshot is pruned");
+    let moved = pool.trash_move(&parent, 0).await.unwrap();
+    assert_eq!(moved, id);
     (id, c1)
 }
 
@@ -226,8 +235,9 @@ fn trash_snaps(id: &str) -> usize {
 }
 
 /// `trash rm` of a parent whose snapshots are all in the trash namespace (librbd's
-/// PreRemoveRequest): the unused ones are removed, the removal itself fails with ENOTEMPTY
-/// while a clone still uses one, and succeeds once it is gone; the same here as with `rbd`.
+/// PreRemoveRequest): it fails with ENOTEMPTY while a clone still uses one, and succeeds
+/// once it is gone; the same here as with `rbd`. (A trash snapshot loses its last clone
+/// through DetachChildRequest, which removes it: see `trashed_parent`.)
 #[test]
 fn trash_rm_prunes_unused_trash_snapshots() {
     run(async {
@@ -236,7 +246,6 @@ fn trash_rm_prunes_unused_trash_snapshots() {
 
         // removed here
         let (id, child) = trashed_parent(&pool, "us").await;
-        assert_eq!(trash_snaps(&id), 2);
         let e = pool.trash_remove(&id, false).await.unwrap_err();
         assert!(e.is(rados::Errno::ENOTEMPTY), "{e}");
         assert_eq!(trash_snaps(&id), 1);
@@ -248,7 +257,6 @@ fn trash_rm_prunes_unused_trash_snapshots() {
 
         // removed by rbd: the same steps
         let (id, child) = trashed_parent(&pool, "rbd").await;
-        assert_eq!(trash_snaps(&id), 2);
         let out = try_ceph_tool("rbd", &["trash", "rm", &id]);
         assert_eq!(out.status.code(), Some(39), "rbd trash rm: ENOTEMPTY");
         let err = String::from_utf8_lossy(&out.stderr).into_owned();
@@ -259,6 +267,51 @@ fn trash_rm_prunes_unused_trash_snapshots() {
         pool.remove(&child).await.unwrap();
         ceph_tool("rbd", &["trash", "rm", &id]);
         assert!(pool.trash_get(&id).await.is_err());
+        rados.shutdown().await;
+    });
+}
+
+/// `rbd rm` of a parent with clones, with `rbd_move_parent_to_trash_on_remove`, moves it to
+/// the trash (source `user_parent`); when the last clone goes, DetachChildRequest removes
+/// the parent's trash snapshot and then the parent itself. Our removal of the clone does
+/// what `rbd rm` of it does.
+#[test]
+fn last_clone_gone_removes_a_parent_waiting_in_the_trash() {
+    run(async {
+        let rados = interop_tests::connect().await;
+        let pool = pool(&rados).await;
+        for who in ["us", "rbd"] {
+            let parent = unique_name(&format!("trash-waiting-{who}"));
+            let child = unique_name(&format!("trash-waiting-child-{who}"));
+            let mut opts = rbd::CreateOptions::new(4 << 20);
+            opts.features = Some(rbd::features::LAYERING);
+            pool.create(&parent, &opts).await.unwrap();
+            let img = pool.open(&parent, OpenMode::ReadWrite).await.unwrap();
+            img.write(0, pattern(8192, 5)).await.unwrap();
+            img.create_snap("s").await.unwrap();
+            img.close().await.unwrap();
+            let clone = rbd::CloneOptions {
+                format: Some(2),
+                ..Default::default()
+            };
+            pool.clone_image(&pool, &parent, "s", &child, &clone)
+                .await
+                .unwrap();
+            let id = pool.image_id(&parent).await.unwrap();
+            rbd(&["snap", "rm", &format!("{parent}@s")]);
+            rbd(&["--rbd-move-parent-to-trash-on-remove=true", "rm", &parent]);
+            let entry = pool.trash_get(&id).await.unwrap();
+            assert_eq!(entry.source, TrashSource::UserParent, "{who}");
+            if who == "us" {
+                pool.remove(&child).await.unwrap();
+            } else {
+                rbd(&["rm", &child]);
+            }
+            assert!(
+                pool.trash_get(&id).await.is_err(),
+                "{who}: the parent left the trash with its last clone"
+            );
+        }
         rados.shutdown().await;
     });
 }

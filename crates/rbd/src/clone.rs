@@ -479,9 +479,13 @@ impl Image {
                         pool_namespace: self.io.namespace().to_owned(),
                         image_id: self.info.id.clone(),
                     };
-                    p::child_detach(spec.snap_id, &child)?
+                    let r = p::child_detach(spec.snap_id, &child)?
                         .call(&pio, &names::header_object(&spec.image_id))
-                        .await
+                        .await;
+                    if r.is_ok() {
+                        crate::detach_child::prune_parent(&pio, &spec.image_id, spec.snap_id).await;
+                    }
+                    r
                 } else {
                     p::remove_child(&spec, &self.info.id)?
                         .call(&pio, p::CHILDREN_OBJECT)
