@@ -17,6 +17,12 @@ pub fn segment_crc(data: &[u8]) -> u32 {
     !crc32c::crc32c(data)
 }
 
+/// [`segment_crc`] of the concatenation of `chunks`.
+pub fn segment_crc_chunks<'a>(chunks: impl IntoIterator<Item = &'a [u8]>) -> u32 {
+    // the standard crc of a concatenation is the running append over the pieces
+    !chunks.into_iter().fold(0, crc32c::crc32c_append)
+}
+
 /// The preamble crc: `ceph_crc32c(0, first 28 bytes)`.
 pub fn preamble_crc(data: &[u8]) -> u32 {
     ceph_crc32c(0, data)
@@ -40,6 +46,17 @@ mod tests {
             }
         }
         crc
+    }
+
+    #[test]
+    fn chunked_segment_crc_is_the_crc_of_the_concatenation() {
+        let data: Vec<u8> = (0..5000u32).map(|i| (i * 7 % 251) as u8).collect();
+        for cut in [0, 1, 3, 64, 4096, 4999, 5000] {
+            let (a, b) = data.split_at(cut);
+            assert_eq!(segment_crc_chunks([a, b]), segment_crc(&data), "cut {cut}");
+            assert_eq!(segment_crc_chunks([a, &b[..0], b]), segment_crc(&data));
+        }
+        assert_eq!(segment_crc_chunks([]), segment_crc(&[]));
     }
 
     #[test]

@@ -165,6 +165,7 @@ pub fn fuzz_frame_decoder_secure(data: &[u8]) {
         let frame = Frame {
             tag: Tag(*tag),
             segments: [take(*l0), take(*l1), take(*l2), take(*l3)],
+            data_tail: Vec::new(),
         };
         rest = tail.get(usize::from(*l0) % 8..).unwrap_or_default();
         let mut out = Vec::new();

@@ -98,6 +98,10 @@ pub struct Message {
     pub middle: Bytes,
     /// The data (bulk payload, e.g. object data).
     pub data: Bytes,
+    /// More of the data segment, after `data`: data assembled from several buffers (an
+    /// op's input and the payload it wraps) is sent without being copied into one. Always
+    /// empty in received messages.
+    pub data_tail: Vec<Bytes>,
 }
 
 impl std::fmt::Debug for Message {
@@ -106,7 +110,7 @@ impl std::fmt::Debug for Message {
             .field("header", &self.header)
             .field("front_len", &self.front.len())
             .field("middle_len", &self.middle.len())
-            .field("data_len", &self.data.len())
+            .field("data_len", &self.data_len())
             .finish()
     }
 }
@@ -134,6 +138,21 @@ impl Message {
         self
     }
 
+    /// The same message with a data segment made of `chunks`, one after the other (not
+    /// copied into one buffer).
+    #[must_use]
+    pub fn with_data_chunks(mut self, chunks: impl IntoIterator<Item = Bytes>) -> Self {
+        let mut chunks = chunks.into_iter().filter(|c| !c.is_empty());
+        self.data = chunks.next().unwrap_or_default();
+        self.data_tail = chunks.collect();
+        self
+    }
+
+    /// Length of the data segment.
+    pub fn data_len(&self) -> usize {
+        self.data.len() + self.data_tail.iter().map(Bytes::len).sum::<usize>()
+    }
+
     /// The MESSAGE frame (header as given; the connection fills in seq and ack_seq first).
     pub fn to_frame(&self) -> Frame {
         Frame {
@@ -144,6 +163,7 @@ impl Message {
                 self.middle.clone(),
                 self.data.clone(),
             ],
+            data_tail: self.data_tail.clone(),
         }
     }
 
@@ -155,12 +175,13 @@ impl Message {
             front,
             middle,
             data,
+            data_tail: frame.data_tail,
         })
     }
 
     /// Bytes of payload (front + middle + data).
     pub fn payload_len(&self) -> usize {
-        self.front.len() + self.middle.len() + self.data.len()
+        self.front.len() + self.middle.len() + self.data_len()
     }
 }
 

@@ -48,6 +48,7 @@ impl OsdMap {
             Some(CrushMapData::from_bytes(inc.crush.clone())?)
         };
         self.validate(inc)?;
+        self.clear_placement_cache();
 
         if inc.epoch == 1 {
             self.fsid = inc.fsid;

@@ -7,7 +7,8 @@
 //!   [`OsdMap::apply_incremental`].
 //! * [`PgPool`]: a pool (`pg_pool_t`), every version up to Tentacle's.
 //! * Placement: [`OsdMap::object_to_pg`], [`OsdMap::pg_to_up_acting`],
-//!   [`OsdMap::map_object`], exactly as Ceph's `OSDMap` computes them.
+//!   [`OsdMap::map_object`], exactly as Ceph's `OSDMap` computes them;
+//!   [`OsdMap::pg_to_up_acting_cached`] computes each PG's sets once per map.
 //! * [`tool_output`]: the lines and fields `osdmaptool` and `ceph osd map` print.
 //!
 //! Encodings follow the peer's features as Ceph's encoders do; [`OsdMap::encoding_features`]
@@ -39,6 +40,7 @@ mod incremental;
 mod osd_info;
 mod osdmap;
 mod placement;
+mod placement_cache;
 mod pool;
 #[doc(hidden)]
 pub mod testutil;
@@ -54,4 +56,5 @@ pub use osdmap::{
     osd_state,
 };
 pub use placement::{ObjectMapping, UpActing};
+pub use placement_cache::PlacementCache;
 pub use pool::{PgMergeMeta, PgPool, PoolOptValue, PoolOpts, PoolSnapInfo};

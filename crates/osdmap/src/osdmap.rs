@@ -14,6 +14,7 @@ use crate::crush_adapter::CrushMapData;
 use crate::error::{OsdMapError, Result};
 use crate::hash;
 use crate::osd_info::{OsdInfo, OsdXInfo};
+use crate::placement_cache::PlacementCache;
 use crate::pool::PgPool;
 
 /// OSD state bits (`CEPH_OSD_*`, src/include/rados.h).
@@ -191,6 +192,10 @@ pub struct OsdMap {
     pub range_blocklist: AddrTimeMap,
     /// Crimson OSDs allowed.
     pub allow_crimson: bool,
+
+    /// The up and acting sets computed so far from this map (not part of the encoding;
+    /// see [`OsdMap::pg_to_up_acting_cached`]).
+    pub placement_cache: PlacementCache,
 }
 
 impl Default for OsdMap {
@@ -245,6 +250,7 @@ impl Default for OsdMap {
             stretch_mode_bucket: 0,
             range_blocklist: AddrTimeMap::new(),
             allow_crimson: false,
+            placement_cache: PlacementCache::default(),
         }
     }
 }

@@ -68,6 +68,23 @@ macro_rules! common_builder_methods {
             self
         }
 
+        /// Calls class method `class.method` with an input made of `input` followed by
+        /// the buffers of `more`, which are sent as they are, not copied (a large payload
+        /// wrapped in a small encoded header, such as a copyup's data).
+        pub fn exec_chunks(
+            mut self,
+            class: &str,
+            method: &str,
+            input: &[u8],
+            more: &[Bytes],
+        ) -> Self {
+            match OpSpec::call_chunks(class, method, input, more) {
+                Ok(s) => self.specs.push(s),
+                Err(e) => self.error = Some(e),
+            }
+            self
+        }
+
         /// Number of ops so far.
         pub fn len(&self) -> usize {
             self.specs.len()

@@ -234,22 +234,22 @@ impl IoCtx {
         let budget: u64 = specs.iter().map(OpSpec::budget).sum();
         let kinds: Vec<OutKind> = specs.iter().map(|s| s.out).collect();
         let mut ops = Vec::with_capacity(specs.len());
-        let mut with_data: Vec<Bytes> = Vec::new();
+        let mut data = Bytes::new();
+        let mut data_tail: Vec<Bytes> = Vec::new();
         for s in specs {
             let mut raw = s.raw;
-            raw.payload_len = u32::try_from(s.indata.len())
+            raw.payload_len = u32::try_from(s.indata_len())
                 .map_err(|_| Error::InvalidArgument("op data larger than 4 GiB"))?;
             ops.push(raw);
-            if !s.indata.is_empty() {
-                with_data.push(s.indata);
+            // the ops' in-data buffers go out one after the other, none copied
+            for chunk in s.into_indata_chunks() {
+                if data.is_empty() {
+                    data = chunk;
+                } else {
+                    data_tail.push(chunk);
+                }
             }
         }
-        // one op with data (the usual case) goes out without a copy
-        let data = match with_data.len() {
-            0 => Bytes::new(),
-            1 => with_data.pop().unwrap_or_default(),
-            _ => Bytes::from(with_data.concat()),
-        };
         let target = Target::new(oid.to_owned(), self.locator(), flags);
         let timeout = opts.timeout.unwrap_or(self.timeout);
         let reply = self
@@ -260,6 +260,7 @@ impl IoCtx {
                     target,
                     ops,
                     data,
+                    data_tail,
                     snapid,
                     snapc,
                     mtime,

@@ -319,6 +319,7 @@ impl ObjectLister {
                     target,
                     ops: vec![op],
                     data: indata,
+                    data_tail: Vec::new(),
                     snapid: SnapId::NOSNAP,
                     snapc: SnapContext::default(),
                     mtime: UTime::default(),

@@ -101,22 +101,25 @@ impl CloneWriter {
 
     async fn copyup(&self, object_no: u64, oid: &str, op: ObjectOp) -> Result<bool> {
         let ranges = self.parent_ranges(object_no);
-        let (data, found) = self.link.read_ranges_sparse(&ranges).await?;
-        // CopyupRequest: the parent read's extent map, dropped when all zeros
-        let zero = data.iter().all(|&b| b == 0);
+        let (extents, payload) = self.link.read_for_copyup(&ranges).await?;
+        // CopyupRequest: the parent read's extent map, dropped when all zeros (holes
+        // are zeros: only the extents' bytes need a look)
+        let zero = payload.iter().all(|&b| b == 0);
         let (extents, payload) = if zero {
-            (BTreeMap::new(), Vec::new())
+            (BTreeMap::new(), Bytes::new())
         } else {
-            extent_payload(&data, found.ranges())
+            (extents, payload)
         };
         if zero && matches!(op, ObjectOp::CopyupOnly | ObjectOp::Remove) {
             // flatten of an object the parent has no data for, or removal of one the
             // child does not have: nothing to copy, nothing to remove
             return Ok(false);
         }
-        let copyup = p::sparse_copyup(&extents, &payload)?;
+        // the encoded extent map and length, then the payload from its own buffer
+        let copyup = p::sparse_copyup_head(&extents, payload.len())?;
+        let payload = [payload];
         let deep = !self.snaps.is_empty() && !zero;
-        trace!(object_no, bytes = payload.len(), deep, "copyup");
+        trace!(object_no, bytes = payload[0].len(), deep, "copyup");
         if deep {
             self.update_snapshot_maps(object_no).await?;
             // the copyup alone, at the object's first revision, so every snapshot of the
@@ -124,7 +127,7 @@ impl CloneWriter {
             let mut io = self.data_io.clone();
             io.set_write_snap_context(SnapId(0), Vec::new())?;
             io.op(oid)
-                .exec(cls::CLASS, copyup.name, &copyup.input)
+                .exec_chunks(cls::CLASS, copyup.name, &copyup.input, &payload)
                 .submit()
                 .await?;
             if !matches!(op, ObjectOp::CopyupOnly) {
@@ -135,7 +138,7 @@ impl CloneWriter {
         let w = self
             .data_io
             .op(oid)
-            .exec(cls::CLASS, copyup.name, &copyup.input);
+            .exec_chunks(cls::CLASS, copyup.name, &copyup.input, &payload);
         submit(add_op(w, &op, &self.layout)).await?;
         Ok(true)
     }
@@ -189,32 +192,12 @@ async fn submit(w: WriteOp) -> Result<()> {
     w.submit().await.map(|_| ()).map_err(Error::from)
 }
 
-/// `extents` (offsets into `data`) as an extent map and their bytes back to back.
-fn extent_payload(data: &[u8], extents: &[(u64, u64)]) -> (BTreeMap<u64, u64>, Vec<u8>) {
-    let mut map = BTreeMap::new();
-    let mut payload = Vec::new();
-    for &(o, l) in extents {
-        let (Ok(start), Ok(n)) = (usize::try_from(o), usize::try_from(l)) else {
-            continue;
-        };
-        if let Some(b) = data.get(start..start.saturating_add(n)) {
-            map.insert(o, l);
-            payload.extend_from_slice(b);
-        }
-    }
-    (map, payload)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn extent_payload_and_names() {
-        let d: Vec<u8> = (0..100u8).collect();
-        let (map, payload) = extent_payload(&d, &[(10, 5), (90, 20)]);
-        assert_eq!(map.into_iter().collect::<Vec<_>>(), vec![(10, 5)]);
-        assert_eq!(payload, vec![10, 11, 12, 13, 14]);
+    fn snapshot_map_names() {
         assert_eq!(
             snapshot_map_object("ab", 10),
             "rbd_object_map.ab.000000000000000a"

@@ -4,6 +4,7 @@
 //! may differ), only below the child's overlap; past it, zeros. Parents may be clones
 //! themselves, in other pools and namespaces.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -115,6 +116,80 @@ impl ParentLink {
         ranges: &[(u64, u64)],
     ) -> Result<(Bytes, Intervals)> {
         self.read_ranges_with(ranges, true).await
+    }
+
+    /// What a copyup of `ranges` (child image offsets; their positions one after the
+    /// other are the child object's offsets) writes: the parent's extents (position ->
+    /// length) and their bytes back to back, as `sparse_copyup` takes them. When the
+    /// ranges fall in one parent object that exists (the usual clone, same object size),
+    /// the sparse read's reply is that payload as received: not zeroed, scattered or
+    /// copied.
+    pub(crate) async fn read_for_copyup(
+        &self,
+        ranges: &[(u64, u64)],
+    ) -> Result<(BTreeMap<u64, u64>, Bytes)> {
+        if let Some(found) = self.read_one_object_for_copyup(ranges).await? {
+            return Ok(found);
+        }
+        let (data, found) = self.read_ranges_sparse(ranges).await?;
+        let mut extents = BTreeMap::new();
+        let mut payload = Vec::new();
+        for &(o, l) in found.ranges() {
+            if let Some(b) = data.get(to_usize(o)?..to_usize(o.saturating_add(l))?) {
+                extents.insert(o, l);
+                payload.extend_from_slice(b);
+            }
+        }
+        Ok((extents, Bytes::from(payload)))
+    }
+
+    /// [`ParentLink::read_for_copyup`] when one existing parent object backs all of
+    /// `ranges`; `None` otherwise (the caller takes the general path).
+    async fn read_one_object_for_copyup(
+        &self,
+        ranges: &[(u64, u64)],
+    ) -> Result<Option<(BTreeMap<u64, u64>, Bytes)>> {
+        let src = &self.source;
+        let &[(pos, off, len)] = prune(ranges, self.overlap).as_slice() else {
+            return Ok(None);
+        };
+        let len = len.min(src.size.saturating_sub(off));
+        if len == 0 {
+            return Ok(Some((BTreeMap::new(), Bytes::new())));
+        }
+        let extents = src.layout.file_to_extents(off, len);
+        let [ex] = extents.as_slice() else {
+            return Ok(None);
+        };
+        if ex.buffer_extents.as_slice() != [(0, len)] {
+            return Ok(None);
+        }
+        let oid = names::data_object(&src.prefix, ex.object_no);
+        let read = match src.data_io.sparse_read(&oid, ex.offset, ex.length).await {
+            Ok(r) => r,
+            // no object and nothing further up: the parent has no data here
+            Err(e) if e.is(Errno::ENOENT) && src.parent.is_none() => {
+                return Ok(Some((BTreeMap::new(), Bytes::new())));
+            }
+            Err(e) if e.is(Errno::ENOENT) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let end = ex.offset + ex.length;
+        let mut map = BTreeMap::new();
+        let mut total = 0u64;
+        for &(o, l) in &read.extents {
+            // a sane OSD answers within the range asked for; anything else takes the
+            // general path, which clips
+            if o < ex.offset || o.saturating_add(l) > end {
+                return Ok(None);
+            }
+            map.insert(pos + (o - ex.offset), l);
+            total = total.saturating_add(l);
+        }
+        if total != read.data.len() as u64 || map.len() != read.extents.len() {
+            return Ok(None);
+        }
+        Ok(Some((map, read.data)))
     }
 
     async fn read_ranges_with(

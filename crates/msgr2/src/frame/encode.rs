@@ -10,8 +10,8 @@ use crate::crc;
 use crate::crypto::GcmTx;
 use crate::error::Error;
 
-/// Segments up to this size are copied next to the preamble in crc mode; larger ones are
-/// handed out as their own `Bytes` (no copy) for a vectored write.
+/// Segment chunks up to this size are copied next to the preamble in crc mode; larger ones
+/// are handed out as their own `Bytes` (no copy) for a vectored write.
 const COALESCE_MAX: usize = 4096;
 
 /// Turns frames into wire bytes, in crc or secure mode.
@@ -56,11 +56,10 @@ impl FrameEncoder {
 
 fn encode_crc(preamble: &Preamble, frame: &Frame, out: &mut Vec<Bytes>) -> usize {
     let n = preamble.num_segments;
-    let [first, rest @ ..] = &frame.segments;
-    let small: usize = rest
-        .iter()
-        .take(n - 1)
-        .filter(|s| s.len() <= COALESCE_MAX)
+    let [first, ..] = &frame.segments;
+    let small: usize = (1..n)
+        .flat_map(|i| frame.segment_chunks(i))
+        .filter(|c| c.len() <= COALESCE_MAX)
         .map(Bytes::len)
         .sum();
     let mut head = BytesMut::with_capacity(PREAMBLE_LEN + first.len() + 4 + small + 13);
@@ -72,15 +71,17 @@ fn encode_crc(preamble: &Preamble, frame: &Frame, out: &mut Vec<Bytes>) -> usize
     let mut total = 0;
     if n > 1 {
         let mut crcs = [0u32; MAX_SEGMENTS - 1];
-        for (seg, crc_slot) in rest.iter().zip(&mut crcs).take(n - 1) {
-            *crc_slot = crc::segment_crc(seg);
-            if seg.len() <= COALESCE_MAX {
-                head.put_slice(seg);
-            } else {
-                let chunk = head.split().freeze();
-                total += chunk.len() + seg.len();
-                out.push(chunk);
-                out.push(seg.clone());
+        for (i, crc_slot) in (1..n).zip(&mut crcs) {
+            *crc_slot = crc::segment_crc_chunks(frame.segment_chunks(i).map(|c| &c[..]));
+            for chunk in frame.segment_chunks(i) {
+                if chunk.len() <= COALESCE_MAX {
+                    head.put_slice(chunk);
+                } else {
+                    let before = head.split().freeze();
+                    total += before.len() + chunk.len();
+                    out.push(before);
+                    out.push(chunk.clone());
+                }
             }
         }
         head.put_u8(LATE_STATUS_COMPLETE);
@@ -101,7 +102,7 @@ fn encode_secure(
 ) -> Result<usize, Error> {
     let total = preamble.secure_onwire_len();
     let mut buf = BytesMut::with_capacity(total);
-    let [first, rest @ ..] = &frame.segments;
+    let [first, ..] = &frame.segments;
 
     // op 1: preamble + inline area (first segment's head, zero padded to 48)
     buf.put_slice(&preamble.encode());
@@ -121,9 +122,12 @@ fn encode_secure(
     // op 3: segments 2-4 each padded, then the epilogue
     if preamble.num_segments > 1 {
         let start = buf.len();
-        for seg in rest.iter().take(preamble.num_segments - 1) {
-            buf.put_slice(seg);
-            buf.put_bytes(0, padded(seg.len()) - seg.len());
+        for i in 1..preamble.num_segments {
+            for chunk in frame.segment_chunks(i) {
+                buf.put_slice(chunk);
+            }
+            let len = frame.segment_len(i);
+            buf.put_bytes(0, padded(len) - len);
         }
         buf.put_u8(LATE_STATUS_COMPLETE);
         buf.put_bytes(0, EPILOGUE_SECURE_LEN - 1);

@@ -134,11 +134,15 @@ pub struct Frame {
     pub tag: Tag,
     /// The segments; received segments are slices of one buffer per frame.
     pub segments: [Bytes; MAX_SEGMENTS],
+    /// More bytes of the last segment (a message's data), after `segments[3]`: a segment
+    /// assembled from several buffers goes out without being copied into one (in crc
+    /// mode). Always empty in received frames.
+    pub data_tail: Vec<Bytes>,
 }
 
 impl fmt::Debug for Frame {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let lens: Vec<usize> = self.segments.iter().map(Bytes::len).collect();
+        let lens: Vec<usize> = (0..MAX_SEGMENTS).map(|i| self.segment_len(i)).collect();
         f.debug_struct("Frame")
             .field("tag", &self.tag)
             .field("segment_lens", &lens)
@@ -152,21 +156,36 @@ impl Frame {
         Frame {
             tag,
             segments: [payload, Bytes::new(), Bytes::new(), Bytes::new()],
+            data_tail: Vec::new(),
         }
+    }
+
+    /// The chunks segment `i` is made of, in order (the last segment's tail included).
+    pub fn segment_chunks(&self, i: usize) -> impl Iterator<Item = &Bytes> {
+        let tail: &[Bytes] = if i == MAX_SEGMENTS - 1 {
+            &self.data_tail
+        } else {
+            &[]
+        };
+        self.segments.get(i).into_iter().chain(tail)
+    }
+
+    /// The length of segment `i`.
+    pub fn segment_len(&self, i: usize) -> usize {
+        self.segment_chunks(i).map(Bytes::len).sum()
     }
 
     /// Segments actually sent: trailing empty ones are dropped, at least one remains
     /// (frames_v2.cc `calc_num_segments`).
     pub fn num_segments(&self) -> usize {
-        self.segments
-            .iter()
-            .rposition(|s| !s.is_empty())
+        (0..MAX_SEGMENTS)
+            .rposition(|i| self.segment_len(i) > 0)
             .map_or(1, |i| i + 1)
     }
 
     /// Total payload bytes.
     pub fn payload_len(&self) -> usize {
-        self.segments.iter().map(Bytes::len).sum()
+        (0..MAX_SEGMENTS).map(|i| self.segment_len(i)).sum()
     }
 }
 
@@ -221,9 +240,9 @@ impl Preamble {
         let mut lens = [0u32; MAX_SEGMENTS];
         let mut aligns = [0u16; MAX_SEGMENTS];
         let default_aligns = segment_aligns(frame.tag);
-        for (i, seg) in frame.segments.iter().enumerate().take(num_segments) {
-            let len =
-                u32::try_from(seg.len()).map_err(|_| Error::Encode("segment longer than 4 GiB"))?;
+        for i in 0..num_segments {
+            let len = u32::try_from(frame.segment_len(i))
+                .map_err(|_| Error::Encode("segment longer than 4 GiB"))?;
             if let (Some(l), Some(a), Some(d)) =
                 (lens.get_mut(i), aligns.get_mut(i), default_aligns.get(i))
             {

@@ -22,6 +22,7 @@ fn message(data_len: usize, fill: u8) -> Frame {
                     .collect::<Vec<u8>>(),
             ),
         ],
+        data_tail: Vec::new(),
     }
 }
 

@@ -36,6 +36,7 @@ fn frame4(tag: Tag, lens: [usize; 4]) -> Frame {
             filled(lens[2], b'M'),
             filled(lens[3], b'D'),
         ],
+        data_tail: Vec::new(),
     }
 }
 
@@ -301,6 +302,7 @@ fn large_data_segment_is_not_copied_in_crc_mode() {
     let frame = Frame {
         tag: Tag::MESSAGE,
         segments: [filled(41, 1), filled(100, 2), Bytes::new(), data.clone()],
+        data_tail: Vec::new(),
     };
     let mut out = Vec::new();
     FrameEncoder::crc().encode(&frame, &mut out).unwrap();
@@ -315,6 +317,63 @@ fn large_data_segment_is_not_copied_in_crc_mode() {
     let base = back.segments[0].as_ptr() as usize;
     let d = back.segments[3].as_ptr() as usize;
     assert_eq!(d - base, 41 + 4 + 100);
+}
+
+#[test]
+fn a_data_segment_in_chunks_encodes_as_the_whole_segment() {
+    // small head chunk (a class call's names and encoded input), large payload, small tail
+    let data = filled(300_000, 9);
+    let whole = Frame {
+        tag: Tag::MESSAGE,
+        segments: [filled(41, 1), filled(100, 2), Bytes::new(), data.clone()],
+        data_tail: Vec::new(),
+    };
+    let chunked = Frame {
+        segments: [
+            filled(41, 1),
+            filled(100, 2),
+            Bytes::new(),
+            data.slice(..37),
+        ],
+        data_tail: vec![data.slice(37..299_990), Bytes::new(), data.slice(299_990..)],
+        ..whole.clone()
+    };
+    // and a frame whose data is in the tail alone
+    let tail_only = Frame {
+        segments: [filled(41, 1), filled(100, 2), Bytes::new(), Bytes::new()],
+        data_tail: vec![data.clone()],
+        ..whole.clone()
+    };
+    for f in [&chunked, &tail_only] {
+        assert_eq!(f.num_segments(), 4);
+        assert_eq!(f.payload_len(), whole.payload_len());
+        assert_eq!(f.segment_len(3), data.len());
+    }
+    let mut out = Vec::new();
+    FrameEncoder::crc().encode(&chunked, &mut out).unwrap();
+    assert!(
+        out.iter().any(|c| c.as_ptr() == data[37..].as_ptr()),
+        "the large chunk is passed through"
+    );
+    assert_eq!(join(&out), encode_crc(&whole));
+    let mut out = Vec::new();
+    FrameEncoder::crc().encode(&tail_only, &mut out).unwrap();
+    assert_eq!(join(&out), encode_crc(&whole));
+    // secure mode: the same ciphertext from the same key stream
+    for f in [&chunked, &tail_only] {
+        let ((_, tx_a), (rx, _)) = halves();
+        let ((_, tx_b), _) = halves();
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        FrameEncoder::secure(tx_a).encode(f, &mut a).unwrap();
+        FrameEncoder::secure(tx_b).encode(&whole, &mut b).unwrap();
+        assert_eq!(join(&a), join(&b));
+        let mut wire = join(&a);
+        let back = FrameDecoder::secure(rx, FrameLimits::default())
+            .decode(&mut wire)
+            .unwrap()
+            .unwrap();
+        assert_eq!(back, whole);
+    }
 }
 
 #[test]

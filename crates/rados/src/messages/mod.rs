@@ -118,6 +118,12 @@ pub trait MessageCodec: Sized {
 
     /// Takes the data segment of a received message.
     fn set_data(&mut self, _data: Bytes) {}
+
+    /// More of the data segment to send after [`MessageCodec::data`], without copying it
+    /// into one buffer.
+    fn data_tail(&self) -> Vec<Bytes> {
+        Vec::new()
+    }
 }
 
 /// Encodes `m` as an msgr2 message for a peer with `peer_features`, with header tid `tid`.
@@ -131,6 +137,7 @@ pub fn encode_message<M: MessageCodec>(
     m.encode_front(&mut w, version);
     let front = Bytes::from(w.finish()?);
     let mut msg = Message::new(M::TYPE, version, compat, front).with_data(m.data());
+    msg.data_tail = m.data_tail();
     msg.header.tid = tid;
     Ok(msg)
 }

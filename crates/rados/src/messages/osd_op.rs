@@ -46,6 +46,9 @@ pub struct MOsdOp {
     pub features: u64,
     /// The ops' in-data, concatenated in op order (the data segment).
     pub data: Bytes,
+    /// More of the data segment, sent after `data` without being copied into it (ops
+    /// whose in-data is in several buffers, or several ops with data). Empty when decoded.
+    pub data_tail: Vec<Bytes>,
 }
 
 impl Default for MOsdOp {
@@ -67,6 +70,7 @@ impl Default for MOsdOp {
             retry_attempt: 0,
             features: 0,
             data: Bytes::new(),
+            data_tail: Vec::new(),
         }
     }
 }
@@ -157,6 +161,7 @@ impl MessageCodec for MOsdOp {
             retry_attempt: r.i32()?,
             features: r.u64()?,
             data: Bytes::new(),
+            data_tail: Vec::new(),
         })
     }
 
@@ -166,6 +171,10 @@ impl MessageCodec for MOsdOp {
 
     fn set_data(&mut self, data: Bytes) {
         self.data = data;
+    }
+
+    fn data_tail(&self) -> Vec<Bytes> {
+        self.data_tail.clone()
     }
 }
 
@@ -239,7 +248,34 @@ mod tests {
             retry_attempt: 1,
             features: denc::features::ALL,
             data: Bytes::from_static(b"helloabc"),
+            data_tail: Vec::new(),
         }
+    }
+
+    #[test]
+    fn a_data_tail_is_sent_as_part_of_the_data_segment() {
+        let mut m = sample();
+        m.data = Bytes::from_static(b"hel");
+        m.data_tail = vec![Bytes::from_static(b"lo"), Bytes::from_static(b"abc")];
+        let msg = encode_message(&m, 7, PACIFIC).unwrap();
+        assert_eq!(msg.data_len(), 8);
+        let frame = msg.to_frame();
+        let mut wire = Vec::new();
+        msgr2::frame::FrameEncoder::crc()
+            .encode(&frame, &mut wire)
+            .unwrap();
+        let mut buf = bytes::BytesMut::new();
+        for c in &wire {
+            buf.extend_from_slice(c);
+        }
+        let back = msgr2::frame::FrameDecoder::crc(msgr2::frame::FrameLimits::default())
+            .decode(&mut buf)
+            .unwrap()
+            .unwrap();
+        let back: MOsdOp = decode_message(&msgr2::Message::from_frame(back).unwrap()).unwrap();
+        assert_eq!(back.data, Bytes::from_static(b"helloabc"));
+        assert_eq!(back.indata(0).unwrap(), Bytes::from_static(b"hello"));
+        assert_eq!(back.indata(1).unwrap(), Bytes::from_static(b"abc"));
     }
 
     #[test]

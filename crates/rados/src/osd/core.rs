@@ -70,6 +70,8 @@ pub(crate) struct OpRequest {
     pub(crate) ops: Vec<RawOsdOp>,
     /// Their in-data, concatenated.
     pub(crate) data: Bytes,
+    /// More in-data after `data` (sent without copying it into `data`).
+    pub(crate) data_tail: Vec<Bytes>,
     pub(crate) snapid: SnapId,
     pub(crate) snapc: SnapContext,
     pub(crate) mtime: UTime,
@@ -751,6 +753,7 @@ impl ObjecterCore {
             retry_attempt: op.attempts,
             features: self.features,
             data: op.req.data.clone(),
+            data_tail: op.req.data_tail.clone(),
         };
         match encode_message(&m, tid, features) {
             Ok(mut msg) => {

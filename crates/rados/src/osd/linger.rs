@@ -451,6 +451,7 @@ impl ObjecterCore {
             target: l.req.target.clone(),
             ops,
             data,
+            data_tail: Vec::new(),
             snapid: l.req.snapid,
             snapc: l.req.snapc.clone(),
             mtime: l.req.mtime,

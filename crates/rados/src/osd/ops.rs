@@ -41,6 +41,9 @@ pub(crate) enum OutKind {
 pub(crate) struct OpSpec {
     pub(crate) raw: RawOsdOp,
     pub(crate) indata: Bytes,
+    /// More in-data after `indata`, kept in its own buffers (a class call's input
+    /// payload): it goes out without being copied.
+    pub(crate) indata_tail: Vec<Bytes>,
     pub(crate) out: OutKind,
 }
 
@@ -89,7 +92,24 @@ fn encode<F: FnOnce(&mut Writer)>(f: F) -> Bytes {
 
 impl OpSpec {
     fn new(raw: RawOsdOp, indata: Bytes, out: OutKind) -> Self {
-        OpSpec { raw, indata, out }
+        OpSpec {
+            raw,
+            indata,
+            indata_tail: Vec::new(),
+            out,
+        }
+    }
+
+    /// Length of the in-data (tail included).
+    pub(crate) fn indata_len(&self) -> usize {
+        self.indata.len() + self.indata_tail.iter().map(Bytes::len).sum::<usize>()
+    }
+
+    /// The in-data's buffers, in order.
+    pub(crate) fn into_indata_chunks(self) -> impl Iterator<Item = Bytes> {
+        std::iter::once(self.indata)
+            .chain(self.indata_tail)
+            .filter(|c| !c.is_empty())
     }
 
     pub(crate) fn read(off: u64, len: u64) -> Self {
@@ -306,20 +326,36 @@ impl OpSpec {
     /// `CALL`: in-data = class name, method name, input. Names longer than 255 bytes do
     /// not fit the op's length bytes and are refused.
     pub(crate) fn call(class: &str, method: &str, input: &[u8]) -> Result<Self> {
+        Self::call_chunks(class, method, input, &[])
+    }
+
+    /// `CALL` whose input is `input` followed by the buffers of `more`, which are not
+    /// copied (the OSD sees one input: `cls` ops carry only its total length).
+    pub(crate) fn call_chunks(
+        class: &str,
+        method: &str,
+        input: &[u8],
+        more: &[Bytes],
+    ) -> Result<Self> {
         let (Ok(cl), Ok(ml)) = (u8::try_from(class.len()), u8::try_from(method.len())) else {
             return Err(Error::InvalidArgument(
                 "class and method names are at most 255 bytes",
             ));
         };
+        let more_len: usize = more.iter().map(Bytes::len).sum();
+        let input_len = u32::try_from(input.len().saturating_add(more_len))
+            .map_err(|_| Error::InvalidArgument("class call input larger than 4 GiB"))?;
         let mut indata = Vec::with_capacity(class.len() + method.len() + input.len());
         indata.extend_from_slice(class.as_bytes());
         indata.extend_from_slice(method.as_bytes());
         indata.extend_from_slice(input);
-        Ok(Self::new(
-            RawOsdOp::cls(cl, ml, len32(input.len())),
+        let mut spec = Self::new(
+            RawOsdOp::cls(cl, ml, input_len),
             Bytes::from(indata),
             OutKind::Bytes,
-        ))
+        );
+        spec.indata_tail = more.iter().filter(|c| !c.is_empty()).cloned().collect();
+        Ok(spec)
     }
 
     pub(crate) fn assert_version(version: u64) -> Self {
@@ -385,7 +421,7 @@ impl OpSpec {
     pub(crate) fn budget(&self) -> u64 {
         let op = self.raw.op;
         if opcode::is_write(op) {
-            self.indata.len() as u64
+            self.indata_len() as u64
         } else if opcode::is_read(op) {
             if opcode::uses_extent(op) {
                 self.raw.extent_length()
@@ -531,6 +567,18 @@ mod tests {
         assert_eq!(&call.raw.body[..7], &[4, 8, 0, 2, 0, 0, 0]);
         assert_eq!(&call.indata[..], b"lockget_infoin");
         assert!(OpSpec::call(&"x".repeat(256), "m", b"").is_err());
+        // an input in several buffers: the op counts all of it, the buffers stay apart
+        let big = Bytes::from(vec![7u8; 5000]);
+        let chunked =
+            OpSpec::call_chunks("lock", "get_info", b"in", std::slice::from_ref(&big)).unwrap();
+        assert_eq!(&chunked.raw.body[..3], &[4, 8, 0]);
+        assert_eq!(&chunked.raw.body[3..7], &5002u32.to_le_bytes());
+        assert_eq!(chunked.indata_len(), 12 + 5002);
+        assert_eq!(chunked.indata_tail[0].as_ptr(), big.as_ptr());
+        let whole = OpSpec::call("lock", "get_info", &[&b"in"[..], &big[..]].concat()).unwrap();
+        assert_eq!(chunked.raw.body, whole.raw.body);
+        let joined: Vec<u8> = chunked.into_indata_chunks().flatten().collect();
+        assert_eq!(joined, whole.indata.to_vec());
         assert_eq!(OpSpec::create(true).raw.flags, op_flag::EXCL);
         assert_eq!(OpSpec::set_alloc_hint(1, 2, 3).raw.flags, op_flag::FAILOK);
     }

@@ -3,9 +3,10 @@
 //! `pg_t::is_split`, `is_merge_source`, `is_merge_target`; src/common/hobject.cc `cmp`).
 
 use std::cmp::Ordering;
+use std::sync::Arc;
 
 use denc::{HObject, ObjectLocator, PgId, SnapId};
-use osdmap::{OsdMap, PgPool, map_flags};
+use osdmap::{OsdMap, PgPool, UpActing, map_flags};
 
 use crate::messages::osd_types::{SpgId, flag};
 
@@ -39,10 +40,9 @@ pub(crate) struct Target {
     pub(crate) raw_pgid: Option<PgId>,
     /// The PG and shard the op goes to.
     pub(crate) actual: SpgId,
-    pub(crate) up: Vec<i32>,
-    pub(crate) up_primary: i32,
-    pub(crate) acting: Vec<i32>,
-    pub(crate) acting_primary: i32,
+    /// The PG's up and acting sets when the target was last set (shared with the map's
+    /// placement cache; `None` before the first computation).
+    osds: Option<Arc<UpActing>>,
     pub(crate) size: u8,
     pub(crate) min_size: u8,
     pub(crate) pg_num: u32,
@@ -71,10 +71,7 @@ impl Target {
             base_pgid: None,
             raw_pgid: None,
             actual: SpgId::default(),
-            up: Vec::new(),
-            up_primary: -1,
-            acting: Vec::new(),
-            acting_primary: -1,
+            osds: None,
             size: 0,
             min_size: 0,
             pg_num: 0,
@@ -98,6 +95,16 @@ impl Target {
         let mut t = Target::new(String::new(), oloc, flags | flag::IGNORE_OVERLAY);
         t.base_pgid = base;
         t
+    }
+
+    /// The acting set when the target was last set.
+    fn acting(&self) -> &[i32] {
+        self.osds.as_deref().map_or(&[], |o| &o.acting)
+    }
+
+    /// The acting primary when the target was last set (-1: none).
+    fn acting_primary(&self) -> i32 {
+        self.osds.as_deref().map_or(-1, |o| o.acting_primary)
     }
 
     fn is_read(&self) -> bool {
@@ -206,7 +213,7 @@ impl Target {
         self.pool_ever_existed = true;
         let pg_num = pool.pg_num;
         let actual = PgId::new(raw.pool, pool.raw_seed_to_pg_seed(raw.seed));
-        let Ok(ua) = map.pg_to_up_acting(actual) else {
+        let Ok(ua) = map.pg_to_up_acting_cached(actual) else {
             self.osd = -1;
             return Recalc::PoolDne;
         };
@@ -222,10 +229,7 @@ impl Target {
         // PastIntervals::is_new_interval (the stretch-mode fields aside)
         if any_change
             && self.raw_pgid.is_some()
-            && (self.acting_primary != ua.acting_primary
-                || self.acting != ua.acting
-                || self.up_primary != ua.up_primary
-                || self.up != ua.up
+            && (self.osds.as_deref() != Some(&*ua)
                 || self.size != pool.size
                 || self.min_size != pool.min_size
                 || self.pg_num != pg_num
@@ -236,10 +240,10 @@ impl Target {
             force_resend = true;
         }
         let legacy_change = self.raw_pgid != Some(raw)
-            || (any_change && self.acting != ua.acting)
+            || (any_change && self.acting() != ua.acting)
             || primary_changed(
-                self.acting_primary,
-                &self.acting,
+                self.acting_primary(),
+                self.acting(),
                 ua.acting_primary,
                 &ua.acting,
             );
@@ -256,17 +260,14 @@ impl Target {
             }
             self.raw_pgid = Some(raw);
             self.actual = spg;
-            self.up = ua.up;
-            self.up_primary = ua.up_primary;
-            self.acting = ua.acting;
-            self.acting_primary = ua.acting_primary;
+            self.osd = ua.acting_primary;
+            self.osds = Some(ua);
             self.size = pool.size;
             self.min_size = pool.min_size;
             self.pg_num = pg_num;
             self.pg_num_pending = pool.pg_num_pending;
             self.sort_bitwise = sort_bitwise;
             self.recovery_deletes = recovery_deletes;
-            self.osd = ua.acting_primary;
         }
         // every OSD we meet is Luminous or newer: a split or merge always means resend
         if legacy_change || unpaused || force_resend || split_or_merge {

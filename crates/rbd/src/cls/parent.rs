@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use denc::{Reader, Writer};
 
 use super::{Method, decode_reply};
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// The pool-wide object listing v1 clones (`RBD_CHILDREN`).
 pub const CHILDREN_OBJECT: &str = "rbd_children";
@@ -194,6 +194,18 @@ pub fn sparse_copyup(extents: &BTreeMap<u64, u64>, data: &[u8]) -> Result<Method
     })
 }
 
+/// [`sparse_copyup`] without the data's bytes: the input up to and including the data's
+/// length, to be followed by the `data_len` bytes themselves (sent from their own buffer,
+/// e.g. with `WriteOp::exec_chunks`, so a 4 MiB copyup is not copied to be sent).
+pub fn sparse_copyup_head(extents: &BTreeMap<u64, u64>, data_len: usize) -> Result<Method> {
+    let len = u32::try_from(data_len)
+        .map_err(|_| Error::InvalidArgument("copyup data larger than 4 GiB"))?;
+    Method::new("sparse_copyup", |w| {
+        w.put(extents);
+        w.put_u32(len);
+    })
+}
+
 /// `op_features_set`: the bits of `mask` take their values from `op_features`.
 pub fn op_features_set(op_features: u64, mask: u64) -> Result<Method> {
     Method::new("op_features_set", |w| {
@@ -252,6 +264,16 @@ pub const PROTECTION_STATUS_PROTECTED: u8 = 2;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sparse_copyup_head_and_data_make_the_whole_input() {
+        let extents: BTreeMap<u64, u64> = [(0, 3), (4096, 2)].into_iter().collect();
+        let data = b"abcde";
+        let whole = sparse_copyup(&extents, data).unwrap();
+        let head = sparse_copyup_head(&extents, data.len()).unwrap();
+        assert_eq!(head.name, whole.name);
+        assert_eq!([&head.input[..], &data[..]].concat(), whole.input);
+    }
 
     #[test]
     fn parent_spec_round_trip() {
