@@ -149,6 +149,13 @@ pub enum Error {
     /// `ceph df` cannot be parsed).
     #[error("unexpected monitor reply: {0}")]
     BadMonReply(&'static str),
+    /// The image is the source or target of a migration (EBUSY, as librbd's trash move).
+    #[error("image {0} is being migrated")]
+    ImageMigrating(String),
+    /// The image is mirrored; this client does not disable mirroring, as librbd's trash
+    /// move would (EOPNOTSUPP): `rbd mirror image disable` it first.
+    #[error("mirroring is enabled on image {0}; disable it first")]
+    MirroringEnabled(String),
 }
 
 impl Error {
@@ -190,6 +197,8 @@ impl Error {
             Error::ImageInGroup(_) => Errno::EMLINK,
             Error::NotMigrating(_) => Errno::EINVAL,
             Error::BadMonReply(_) => Errno(74), // EBADMSG
+            Error::ImageMigrating(_) => Errno::EBUSY,
+            Error::MirroringEnabled(_) => Errno::EOPNOTSUPP,
         };
         e.as_result()
     }
