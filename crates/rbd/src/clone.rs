@@ -241,8 +241,11 @@ impl Rbd {
             return Ok((id, false));
         }
         let mut child = self.open(name, OpenMode::ReadWrite).await?;
-        child.flatten(|_, _| {}).await?;
-        child.close().await?;
+        // closed on every path: the open watches the header until closed
+        let flattened = child.flatten(|_, _| {}).await;
+        let closed = child.close().await;
+        flattened?;
+        closed?;
         Ok((id, true))
     }
 }

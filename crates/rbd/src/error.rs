@@ -153,6 +153,13 @@ pub enum Error {
     /// ETIMEDOUT when it never answered); see `snap_create_flags`.
     #[error("failed to quiesce the image's clients: {}", Errno::from_result(*.0).unwrap_or(Errno::EIO))]
     QuiesceFailed(i32),
+    /// The image is the source or target of a migration (EBUSY, as librbd's trash move).
+    #[error("image {0} is being migrated")]
+    ImageMigrating(String),
+    /// The image is mirrored; this client does not disable mirroring, as librbd's trash
+    /// move would (EOPNOTSUPP): `rbd mirror image disable` it first.
+    #[error("mirroring is enabled on image {0}; disable it first")]
+    MirroringEnabled(String),
 }
 
 impl Error {
@@ -195,6 +202,8 @@ impl Error {
             Error::NotMigrating(_) => Errno::EINVAL,
             Error::BadMonReply(_) => Errno(74), // EBADMSG
             Error::QuiesceFailed(code) => Errno::from_result(*code).unwrap_or(Errno::EIO),
+            Error::ImageMigrating(_) => Errno::EBUSY,
+            Error::MirroringEnabled(_) => Errno::EOPNOTSUPP,
         };
         e.as_result()
     }

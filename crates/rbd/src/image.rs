@@ -83,6 +83,14 @@ impl ImageInfo {
 
 /// An open image. Data calls take `&self` and may run concurrently; `resize` and
 /// `refresh` take `&mut self`.
+///
+/// Close it with [`Image::close`]: a read-write open watches the header (and may hold
+/// the exclusive lock) until then. When the last clone of a handle is dropped instead,
+/// its watch tasks end and send the unwatch (and the lock's release) from tasks spawned on
+/// the tokio runtime; if that runtime stops first (a program returning right after the
+/// drop), the OSD keeps the watch until `osd_client_watch_timeout` (30 s): meanwhile
+/// `rbd rm` refuses the image ("image has watchers") and the next client to want the
+/// lock has to break it.
 #[derive(Debug, Clone)]
 pub struct Image {
     pub(crate) io: IoCtx,
@@ -213,7 +221,7 @@ impl Image {
     /// Closes the image: the last handle of an image open read-write with the
     /// exclusive-lock feature releases the lock (telling the other clients) and stops
     /// watching the header. Nothing is cached. Dropping a handle instead releases the lock
-    /// in the background.
+    /// and the watch in the background (see [`Image`]).
     pub async fn close(self) -> Result<()> {
         // the last handle of this open (its clones share `handles`) releases the lock. The
         // lock state's own count is no guide: the header watch task holds it for a moment

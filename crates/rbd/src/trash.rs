@@ -4,7 +4,7 @@
 //! [`Rbd::trash_remove`] (refused before their deferment ends unless forced).
 
 use std::collections::BTreeMap;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use denc::UTime;
 use rados::Errno;
@@ -13,9 +13,19 @@ use tracing::{debug, warn};
 use crate::cls::rbd as m;
 use crate::cls::trash::{self as t, TrashImageSpec, TrashSource, TrashState};
 use crate::error::{Error, Result};
+use crate::features;
 use crate::image::{Image, OpenMode};
 use crate::names;
 use crate::pool::Rbd;
+
+/// A format 1 image's header is `<name>.rbd` (`RBD_SUFFIX`).
+const V1_HEADER_SUFFIX: &str = ".rbd";
+
+/// The trash watcher's notify timeout (TrashWatcher.cc `NOTIFY_TIMEOUT_MS`).
+const TRASH_NOTIFY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// `trash_watcher::NOTIFY_OP_IMAGE_ADDED` (librbd/trash_watcher/Types.h).
+const NOTIFY_OP_IMAGE_ADDED: u32 = 0;
 
 /// How many entries one `trash_list` call asks for (librbd's `max_read`).
 const LIST_PAGE: u64 = 1024;
@@ -60,6 +70,72 @@ pub(crate) fn now() -> UTime {
     )
 }
 
+/// The trash watcher's "image added" message (librbd/trash_watcher/Types.cc
+/// `NotifyMessage::encode`: a v1 envelope around the op and `ImageAddedPayload`).
+fn image_added_message(id: &str, spec: &TrashImageSpec) -> bytes::Bytes {
+    let mut w = denc::Writer::new();
+    w.versioned(1, 1, |w| {
+        w.put_u32(NOTIFY_OP_IMAGE_ADDED);
+        w.put(id);
+        w.put(spec);
+    });
+    bytes::Bytes::from(w.finish().unwrap_or_default())
+}
+
+/// Tells the pool's trash watchers (rbd-mirror, the dashboard) about the new entry, as
+/// librbd after a move; a failure is only logged, as there.
+async fn notify_image_added(io: &rados::IoCtx, id: &str, spec: &TrashImageSpec) {
+    let msg = image_added_message(id, spec);
+    if let Err(e) = io.notify(names::TRASH, msg, TRASH_NOTIFY_TIMEOUT).await {
+        warn!(id, error = %e, "failed to send the trash update notification");
+    }
+}
+
+/// What `Trash<I>::move` refuses, in its order: mirroring it would have to disable (not
+/// done here), an exclusive lock it cannot obtain (EBUSY), a migration (EBUSY), a group
+/// (EMLINK, as Tentacle; Pacific and Reef move grouped images and leave the group
+/// pointing into the trash), and features this client cannot lock for.
+async fn check_movable(image: &Image, name: &str) -> Result<()> {
+    match crate::cls::mirror::mirror_image_get(&image.info.id)?
+        .call(&image.io, crate::mirror::MIRRORING_OBJECT)
+        .await
+    {
+        Ok(_) => return Err(Error::MirroringEnabled(name.to_owned())),
+        Err(e) if e.is_enoent() => {}
+        Err(e) => return Err(e),
+    }
+    if image.lock.is_some() {
+        // Operations::prepare_image_update(request_lock = true): ask the owner for it
+        match image.acquire_lock().await {
+            Ok(()) => {}
+            Err(e @ Error::LockBusy(_)) => return Err(e),
+            Err(e) => {
+                warn!(name, error = %e, "cannot obtain exclusive lock - not moving");
+                return Err(Error::LockBusy("cannot obtain exclusive lock"));
+            }
+        }
+    }
+    if crate::migration::read_migration_spec(&image.io, &image.info.id)
+        .await?
+        .is_some()
+    {
+        return Err(Error::ImageMigrating(name.to_owned()));
+    }
+    if image.group_spec().await?.is_some() {
+        return Err(Error::ImageInGroup(name.to_owned()));
+    }
+    // journaling (without mirroring): librbd takes the lock and disables the journal
+    // policy; this client starts no lock for such images, so it does not move them
+    let unlockable = image.info.features & features::WRITE_UNSUPPORTED & !features::MIGRATING;
+    if unlockable != 0 {
+        return Err(Error::Unsupported {
+            features: unlockable,
+            what: "moving images with them to the trash",
+        });
+    }
+    Ok(())
+}
+
 fn ok_or_enoent(r: rados::Result<()>) -> Result<()> {
     match r {
         Err(e) if e.is(Errno::ENOENT) => Ok(()),
@@ -76,6 +152,13 @@ impl Rbd {
         let id = match m::dir_get_id(name)?.call(io, names::DIRECTORY).await {
             Ok(b) => m::decode_string("dir_get_id", &b)?,
             Err(e) if e.is_enoent() => {
+                // librbd refuses format 1 images (EOPNOTSUPP): they have no id to keep
+                if io.stat(&format!("{name}{V1_HEADER_SUFFIX}")).await.is_ok() {
+                    return Err(Error::Unsupported {
+                        features: 0,
+                        what: "moving format 1 images to the trash",
+                    });
+                }
                 // an interrupted move left a `moving` entry: finish it
                 let moving = self
                     .trash_list_all()
@@ -91,11 +174,7 @@ impl Rbd {
             }
             Err(e) => return Err(e),
         };
-        // the header must be there (and readable) as librbd's open checks
-        match Image::open(io.clone(), name.to_owned(), id.clone(), OpenMode::ReadOnly).await {
-            Ok(_) | Err(Error::ImageNotFound(_)) => {}
-            Err(e) => return Err(e),
-        }
+        self.prepare_trash_move(name, &id).await?;
         let deletion_time = now();
         let end = UTime::new(
             deletion_time
@@ -135,8 +214,32 @@ impl Rbd {
             Err(e) if e.is(Errno::EOPNOTSUPP) => {}
             Err(e) => return Err(e),
         }
+        notify_image_added(io, &id, &spec).await;
         debug!(name, id, delay_secs, "moved to the trash");
         Ok(id)
+    }
+
+    /// api/Trash.cc `Trash<I>::move`'s checks before the move: opens the image read-write
+    /// (a missing header is no obstacle, as librbd) and refuses what librbd refuses;
+    /// closes it on every path, releasing the lock it took.
+    async fn prepare_trash_move(&self, name: &str, id: &str) -> Result<()> {
+        let io = self.ioctx();
+        let image = match Image::open(
+            io.clone(),
+            name.to_owned(),
+            id.to_owned(),
+            OpenMode::ReadWrite,
+        )
+        .await
+        {
+            Ok(image) => image,
+            Err(Error::ImageNotFound(_)) => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        let checked = check_movable(&image, name).await;
+        let closed = image.close().await;
+        checked?;
+        closed
     }
 
     async fn trash_list_all(&self) -> Result<Vec<TrashEntry>> {
@@ -325,5 +428,32 @@ impl Rbd {
         }
         debug!(id, "removed from the trash");
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn image_added_message_layout() {
+        let spec = TrashImageSpec {
+            source: TrashSource::User,
+            name: "img".into(),
+            deletion_time: UTime::new(10, 5),
+            deferment_end_time: UTime::new(20, 5),
+            state: TrashState::Moving,
+        };
+        let msg = image_added_message("abc", &spec);
+        let spec_bytes = denc::encode_to_vec(&spec).unwrap();
+        // ENCODE_START(1, 1), le32 length, then the op and the payload
+        let body_len = u32::try_from(4 + 4 + 3 + spec_bytes.len()).unwrap();
+        let mut want = vec![1, 1];
+        want.extend(body_len.to_le_bytes());
+        want.extend(NOTIFY_OP_IMAGE_ADDED.to_le_bytes());
+        want.extend(3u32.to_le_bytes());
+        want.extend(b"abc");
+        want.extend(&spec_bytes);
+        assert_eq!(&msg[..], &want[..]);
     }
 }

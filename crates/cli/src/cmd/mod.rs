@@ -28,6 +28,7 @@ mod rbd_group;
 mod rbd_io;
 mod rbd_lock;
 mod rbd_namespace;
+mod rbd_open;
 mod rbd_progress;
 mod rbd_snap;
 mod rbd_status;

@@ -7,6 +7,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use crate::cmd::rbd_format::{InfoJson, byte_u, parse_size, table};
+use crate::cmd::rbd_open::{with_image, with_image_rw};
 use crate::cmd::rbd_progress::Progress;
 use crate::error::CliError;
 use crate::global::GlobalArgs;
@@ -414,27 +415,24 @@ async fn run_on(rados: &rados::Rados, format: Format, cmd: RbdCmd) -> Result<(),
             let spec = a.spec.resolve()?;
             let size = size_arg(&a.size)?;
             let pool = open_pool(rados, &spec.pool, &spec.namespace).await?;
-            let mut image = pool.open(&spec.image, rbd::OpenMode::ReadWrite).await?;
-            if size < image.size() && !a.allow_shrink {
-                // closed on every path: an open watches the header until closed
-                image.close().await?;
-                return Err(CliError::Usage(
-                    "shrinking an image is only allowed with the --allow-shrink flag",
-                ));
-            }
-            // a shrink reports the objects it trims, as librbd's TrimRequest does
-            let progress =
-                Progress::bar("Resizing image", 0, a.no_progress || size >= image.size());
-            let resized = image
-                .resize_with_progress(size, a.allow_shrink, |done, total| {
-                    progress.update(done, total)
-                })
-                .await;
-            // releases the exclusive lock before the process exits
-            let closed = image.close().await;
-            resized?;
-            progress.finish();
-            closed?;
+            with_image_rw(&pool, &spec.image, async |image| {
+                if size < image.size() && !a.allow_shrink {
+                    return Err(CliError::Usage(
+                        "shrinking an image is only allowed with the --allow-shrink flag",
+                    ));
+                }
+                // a shrink reports the objects it trims, as librbd's TrimRequest does
+                let progress =
+                    Progress::bar("Resizing image", 0, a.no_progress || size >= image.size());
+                image
+                    .resize_with_progress(size, a.allow_shrink, |done, total| {
+                        progress.update(done, total)
+                    })
+                    .await?;
+                progress.finish();
+                Ok(())
+            })
+            .await?;
         }
         RbdCmd::Meta(a) => meta(rados, format, a).await?,
         RbdCmd::Pool(PoolArgs::Stats { pool, namespace }) => {
@@ -608,13 +606,14 @@ async fn meta(rados: &rados::Rados, format: Format, a: MetaArgs) -> Result<(), C
         }
         MetaArgs::Set { spec, key, value } => {
             let image = open(spec_of(&spec)?, rbd::OpenMode::ReadWrite).await?;
-            image.metadata_set(&key, value.as_bytes()).await?;
-            image.close().await?;
+            with_image(image, async |i| {
+                Ok(i.metadata_set(&key, value.as_bytes()).await?)
+            })
+            .await?;
         }
         MetaArgs::Remove { spec, key } => {
             let image = open(spec_of(&spec)?, rbd::OpenMode::ReadWrite).await?;
-            image.metadata_remove(&key).await?;
-            image.close().await?;
+            with_image(image, async |i| Ok(i.metadata_remove(&key).await?)).await?;
         }
         MetaArgs::List { spec } => {
             let image = open(spec_of(&spec)?, rbd::OpenMode::ReadOnly).await?;

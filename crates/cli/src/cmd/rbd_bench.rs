@@ -145,7 +145,6 @@ async fn wait_for(set: &mut JoinSet<Result<(), String>>, max: usize) -> Result<(
 }
 
 /// `bench`.
-#[allow(clippy::cast_precision_loss)]
 pub async fn bench(rados: &rados::Rados, a: BenchArgs) -> Result<(), CliError> {
     let io_size = parse_size(&a.io_size, false)
         .filter(|&s| s > 0)
@@ -171,9 +170,27 @@ pub async fn bench(rados: &rados::Rados, a: BenchArgs) -> Result<(), CliError> {
         rbd::OpenMode::ReadWrite
     };
     let image = Arc::new(pool.open(&spec.image, mode).await?);
-    let size = image.size();
     // a read-write open watches the header until closed (a dropped one leaves its watch
-    // to time out at the OSD when the process exits first)
+    // to time out at the OSD when the process exits first): closed on every path
+    let mut set = JoinSet::new();
+    let r = run_on(&image, &mut set, &a, io_size, io_total, read_proportion).await;
+    // the I/O tasks hold the image: after a failure some still run
+    set.shutdown().await;
+    close(image).await;
+    r
+}
+
+/// `bench` on the open image; the I/O tasks run in `set`.
+#[allow(clippy::cast_precision_loss)]
+async fn run_on(
+    image: &Arc<rbd::Image>,
+    set: &mut JoinSet<Result<(), String>>,
+    a: &BenchArgs,
+    io_size: u64,
+    io_total: u64,
+    read_proportion: u64,
+) -> Result<(), CliError> {
+    let size = image.size();
     let refused = if io_size > size {
         eprintln!(
             "rbd: io-size {} larger than image size {}",
@@ -187,7 +204,6 @@ pub async fn bench(rados: &rados::Rados, a: BenchArgs) -> Result<(), CliError> {
         None
     };
     if let Some(e) = refused {
-        close(image).await;
         return Err(e);
     }
     image.flush().await?;
@@ -236,7 +252,6 @@ pub async fn bench(rados: &rados::Rados, a: BenchArgs) -> Result<(), CliError> {
     let mut window = Window::default();
     let (mut cur_ios, mut cur_off) = (0u64, 0u64);
     let (mut read_ops, mut write_ops) = (0u64, 0u64);
-    let mut set: JoinSet<Result<(), String>> = JoinSet::new();
     let max_in_flight = usize::try_from(threads).unwrap_or(usize::MAX);
     let mut off = 0u64;
     while off < io_total {
@@ -245,7 +260,7 @@ pub async fn bench(rados: &rados::Rados, a: BenchArgs) -> Result<(), CliError> {
                 break;
             }
             let read = rand.next() % 100 < read_proportion;
-            wait_for(&mut set, max_in_flight - 1).await?;
+            wait_for(set, max_in_flight - 1).await?;
             let image = image.clone();
             if read {
                 set.spawn(async move {
@@ -315,7 +330,7 @@ pub async fn bench(rados: &rados::Rados, a: BenchArgs) -> Result<(), CliError> {
             last = elapsed;
         }
     }
-    wait_for(&mut set, 0).await?;
+    wait_for(set, 0).await?;
     if a.io_type != IoType::Read {
         if let Err(e) = image.flush().await {
             eprintln!("rbd: failed to flush at the end: {e}");
@@ -339,7 +354,6 @@ pub async fn bench(rados: &rados::Rados, a: BenchArgs) -> Result<(), CliError> {
             )?;
         }
     }
-    close(image).await;
     Ok(())
 }
 

@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use crate::cmd::rbd::{CreateOpts, ImageSpecArgs, open_pool, resolve};
+use crate::cmd::rbd_open::with_image_rw;
 use crate::cmd::rbd_progress::Progress;
 use crate::error::CliError;
 use crate::global::GlobalArgs;
@@ -113,18 +114,18 @@ pub async fn run_flatten(
     let rados = global.connect().await?;
     let r = async {
         let pool = open_pool(&rados, &spec.pool, &spec.namespace).await?;
-        let mut image = pool.open(&spec.image, rbd::OpenMode::ReadWrite).await?;
         let mut progress: Option<Progress> = None;
         let no_progress = a.no_progress;
-        let result = image
-            .flatten(|done, total| {
-                progress
-                    .get_or_insert_with(|| Progress::bar("Image flatten", total, no_progress))
-                    .set(done);
-            })
-            .await;
-        image.close().await?;
-        result?;
+        with_image_rw(&pool, &spec.image, async |image| {
+            Ok(image
+                .flatten(|done, total| {
+                    progress
+                        .get_or_insert_with(|| Progress::bar("Image flatten", total, no_progress))
+                        .set(done);
+                })
+                .await?)
+        })
+        .await?;
         if let Some(p) = progress {
             p.finish();
         }

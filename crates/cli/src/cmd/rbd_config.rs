@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::cmd::rbd::{open_pool, resolve};
 use crate::cmd::rbd_format::table;
+use crate::cmd::rbd_open::with_image;
 use crate::error::{CliError, errno_exit};
 use crate::global::GlobalArgs;
 use crate::output::Format;
@@ -174,14 +175,12 @@ async fn image(
         }
         ConfigImageArgs::Set { spec, key, value } => {
             let img = open(spec, rbd::OpenMode::ReadWrite).await?;
-            let r = img.config_set(&key, &value).await;
-            img.close().await?;
+            let r = with_image(img, async |img| Ok(img.config_set(&key, &value).await)).await?;
             done("set", &key, r)
         }
         ConfigImageArgs::Remove { spec, key } => {
             let img = open(spec, rbd::OpenMode::ReadWrite).await?;
-            let r = img.config_remove(&key).await;
-            img.close().await?;
+            let r = with_image(img, async |img| Ok(img.config_remove(&key).await)).await?;
             done("remove", &key, r)
         }
         ConfigImageArgs::List { spec } => {

@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use crate::cmd::rbd::{CreateOpts, ImageSpecArgs, Spec, open_pool, resolve};
 use crate::cmd::rbd_format::parse_size;
+use crate::cmd::rbd_open::with_image_rw;
 use crate::cmd::rbd_progress::Progress;
 use crate::cmd::rbd_snap::split_snap;
 use crate::error::CliError;
@@ -180,13 +181,13 @@ pub async fn run_sparsify(global: &GlobalArgs, a: SparsifyArgs) -> Result<ExitCo
     let rados = global.connect().await?;
     let r = async {
         let pool = open_pool(&rados, &spec.pool, &spec.namespace).await?;
-        let image = pool.open(&spec.image, rbd::OpenMode::ReadWrite).await?;
         let p = Progress::bar("Image sparsify", 100, a.no_progress);
-        let r = image
-            .sparsify(size, |done, total| p.set(done * 100 / total.max(1)))
-            .await;
-        image.close().await?;
-        r?;
+        with_image_rw(&pool, &spec.image, async |image| {
+            Ok(image
+                .sparsify(size, |done, total| p.set(done * 100 / total.max(1)))
+                .await?)
+        })
+        .await?;
         p.finish();
         Ok::<(), CliError>(())
     }

@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use crate::cmd::rbd::{ImageSpecArgs, Spec, open_pool, print_json, resolve};
 use crate::cmd::rbd_format::table;
+use crate::cmd::rbd_open::with_image_rw;
 use crate::cmd::rbd_progress::Progress;
 use crate::cmd::rbd_snap::split_snap;
 use crate::error::CliError;
@@ -220,17 +221,17 @@ async fn import_diff(rados: &rados::Rados, a: ImportDiffArgs) -> Result<(), CliE
     };
     let _ = size;
     let pool = open_pool(rados, &spec.pool, &spec.namespace).await?;
-    let mut image = pool.open(&spec.image, rbd::OpenMode::ReadWrite).await?;
-    let progress = Progress::bar("Importing image diff", image.size(), a.no_progress);
-    let r = image
-        .import_diff(input, 1, |d, total| {
-            let _ = total;
-            progress.set(d)
-        })
-        .await;
-    let closed = image.close().await;
-    r?;
-    closed?;
+    let progress = with_image_rw(&pool, &spec.image, async |image| {
+        let progress = Progress::bar("Importing image diff", image.size(), a.no_progress);
+        image
+            .import_diff(input, 1, |d, total| {
+                let _ = total;
+                progress.set(d)
+            })
+            .await?;
+        Ok(progress)
+    })
+    .await?;
     progress.finish();
     Ok(())
 }

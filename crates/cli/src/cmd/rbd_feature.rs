@@ -6,6 +6,7 @@
 use std::process::ExitCode;
 
 use crate::cmd::rbd::{open_pool, resolve};
+use crate::cmd::rbd_open::{with_image, with_image_rw};
 use crate::cmd::rbd_progress::Progress;
 use crate::cmd::rbd_snap::SnapSpecArgs;
 use crate::error::{CliError, errno_exit};
@@ -61,15 +62,16 @@ pub async fn run_feature(global: &GlobalArgs, args: FeatureArgs) -> Result<ExitC
     let rados = global.connect().await?;
     let r = async {
         let pool = open_pool(&rados, &spec.pool, &spec.namespace).await?;
-        let mut img = pool.open(&spec.image, rbd::OpenMode::ReadWrite).await?;
         // rbd prints no progress here (librbd does not rebuild the maps it creates)
-        let r = if enable {
-            img.enable_features(mask, |_, _| {}).await
-        } else {
-            img.disable_features(mask).await
-        };
-        let closed = img.close().await;
-        r.and(closed).map_err(CliError::from)
+        with_image_rw(&pool, &spec.image, async |img| {
+            if enable {
+                img.enable_features(mask, |_, _| {}).await?;
+            } else {
+                img.disable_features(mask).await?;
+            }
+            Ok(())
+        })
+        .await
     }
     .await;
     rados.shutdown().await;
@@ -93,36 +95,33 @@ pub async fn run_object_map(
     let rados = global.connect().await?;
     let r = async {
         let pool = open_pool(&rados, &spec.pool, &spec.namespace).await?;
-        let mut img = pool.open(&spec.image, rbd::OpenMode::ReadWrite).await?;
-        if let Some(s) = snap.as_deref() {
-            img.set_snap(Some(s)).await?;
-        }
-        let label = if rebuild {
-            "Object Map Rebuild"
-        } else {
-            "Object Map Check"
-        };
-        let progress = Progress::bar(label, img.info().num_objs, a.no_progress());
-        let r = if rebuild {
-            img.rebuild_object_map(|done, _| progress.set(done)).await
-        } else {
-            img.check_object_map(|done, _| progress.set(done))
-                .await
-                .map(|check| {
-                    for (o, is, should) in check.mismatches {
-                        eprintln!(
-                            "rbd-rs: object map error: object {}.{o:016x} marked as {is}, \
-                             but should be {should}",
-                            img.info().block_name_prefix
-                        );
-                    }
-                })
-        };
-        if r.is_ok() {
+        let img = pool.open(&spec.image, rbd::OpenMode::ReadWrite).await?;
+        with_image(img, async |img| {
+            if let Some(s) = snap.as_deref() {
+                img.set_snap(Some(s)).await?;
+            }
+            let label = if rebuild {
+                "Object Map Rebuild"
+            } else {
+                "Object Map Check"
+            };
+            let progress = Progress::bar(label, img.info().num_objs, a.no_progress());
+            if rebuild {
+                img.rebuild_object_map(|done, _| progress.set(done)).await?;
+            } else {
+                let check = img.check_object_map(|done, _| progress.set(done)).await?;
+                for (o, is, should) in check.mismatches {
+                    eprintln!(
+                        "rbd-rs: object map error: object {}.{o:016x} marked as {is}, \
+                         but should be {should}",
+                        img.info().block_name_prefix
+                    );
+                }
+            }
             progress.finish();
-        }
-        let closed = img.close().await;
-        r.and(closed).map_err(CliError::from)
+            Ok(())
+        })
+        .await
     }
     .await;
     rados.shutdown().await;

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use bytes::Bytes;
 
 use crate::cmd::rbd::{CreateOpts, open_pool, resolve};
+use crate::cmd::rbd_open::with_image;
 use crate::cmd::rbd_progress::Progress;
 use crate::error::CliError;
 
@@ -115,28 +116,30 @@ pub async fn import(rados: &rados::Rados, a: ImportArgs) -> Result<(), CliError>
     }
     pool.create(&spec.image, &a.opts.to_options(size.unwrap_or(0))?)
         .await?;
-    let mut image = pool.open(&spec.image, rbd::OpenMode::ReadWrite).await?;
-    let mut buf = vec![0u8; CHUNK];
-    let mut pos = 0u64;
-    let progress = Progress::bar("Importing image", size.unwrap_or(0), a.no_progress);
-    loop {
-        let n = fill(&mut input, &mut buf).map_err(file_err(&a.path))?;
-        if n == 0 {
-            break;
+    let image = pool.open(&spec.image, rbd::OpenMode::ReadWrite).await?;
+    // closed on every path: releases the exclusive lock before the process exits
+    with_image(image, async |image| {
+        let mut buf = vec![0u8; CHUNK];
+        let mut pos = 0u64;
+        let progress = Progress::bar("Importing image", size.unwrap_or(0), a.no_progress);
+        loop {
+            let n = fill(&mut input, &mut buf).map_err(file_err(&a.path))?;
+            if n == 0 {
+                break;
+            }
+            let end = pos + n as u64;
+            if size.is_none() {
+                image.resize(end, false).await?;
+            }
+            let chunk = Bytes::copy_from_slice(buf.get(..n).unwrap_or_default());
+            write_sparse(image, pos, &chunk).await?;
+            pos = end;
+            progress.set(pos);
         }
-        let end = pos + n as u64;
-        if size.is_none() {
-            image.resize(end, false).await?;
-        }
-        let chunk = Bytes::copy_from_slice(buf.get(..n).unwrap_or_default());
-        write_sparse(&image, pos, &chunk).await?;
-        pos = end;
-        progress.set(pos);
-    }
-    progress.finish();
-    // releases the exclusive lock before the process exits
-    image.close().await?;
-    Ok(())
+        progress.finish();
+        Ok(())
+    })
+    .await
 }
 
 /// `import --export-format 2`: the file's properties unless options override them.

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::cmd::rbd::{ImageSpecArgs, Spec, open_pool, resolve};
 use crate::cmd::rbd_format::table;
+use crate::cmd::rbd_open::with_image_rw;
 use crate::error::{CliError, errno_exit};
 use crate::global::GlobalArgs;
 use crate::output::Format;
@@ -138,12 +139,13 @@ async fn run_on(
         } => {
             let spec = spec.resolve()?;
             let pool = open_pool(rados, &spec.pool, &spec.namespace).await?;
-            let image = pool.open(&spec.image, rbd::OpenMode::ReadWrite).await?;
-            let r = match &shared {
-                Some(tag) => image.lock_shared(&lock_id, tag).await,
-                None => image.lock_exclusive(&lock_id).await,
-            };
-            image.close().await?;
+            let r = with_image_rw(&pool, &spec.image, async |image| {
+                Ok(match &shared {
+                    Some(tag) => image.lock_shared(&lock_id, tag).await,
+                    None => image.lock_exclusive(&lock_id).await,
+                })
+            })
+            .await?;
             match r {
                 Ok(()) => Ok(ExitCode::SUCCESS),
                 Err(e) if e.is(rados::Errno::EBUSY) || e.is(rados::Errno::EEXIST) => {
@@ -166,9 +168,10 @@ async fn run_on(
         } => {
             let spec = spec.resolve()?;
             let pool = open_pool(rados, &spec.pool, &spec.namespace).await?;
-            let image = pool.open(&spec.image, rbd::OpenMode::ReadWrite).await?;
-            let r = image.break_lock(&locker, &lock_id).await;
-            image.close().await?;
+            let r = with_image_rw(&pool, &spec.image, async |image| {
+                Ok(image.break_lock(&locker, &lock_id).await)
+            })
+            .await?;
             match r {
                 Ok(()) => Ok(ExitCode::SUCCESS),
                 Err(e) => Ok(failed("releasing lock failed", &e)),

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::cmd::rbd::{ImageSpecArgs, Spec, open_pool, resolve};
 use crate::cmd::rbd_format::{byte_u, ctime, table};
+use crate::cmd::rbd_open::with_image_rw;
 use crate::cmd::rbd_progress::Progress;
 use crate::error::CliError;
 use crate::global::GlobalArgs;
@@ -202,9 +203,14 @@ pub async fn run(global: &GlobalArgs, args: SnapArgs) -> Result<ExitCode, CliErr
     r.map(|()| ExitCode::SUCCESS)
 }
 
-async fn open_rw(rados: &rados::Rados, spec: &Spec) -> Result<rbd::Image, CliError> {
+/// Opens `spec` read-write, runs `body` on it and closes it on every path.
+async fn with_rw(
+    rados: &rados::Rados,
+    spec: &Spec,
+    body: impl AsyncFnOnce(&mut rbd::Image) -> Result<(), CliError>,
+) -> Result<(), CliError> {
     let pool = open_pool(rados, &spec.pool, &spec.namespace).await?;
-    Ok(pool.open(&spec.image, rbd::OpenMode::ReadWrite).await?)
+    with_image_rw(&pool, &spec.image, body).await
 }
 
 async fn run_on(rados: &rados::Rados, format: Format, args: SnapArgs) -> Result<(), CliError> {
@@ -212,13 +218,15 @@ async fn run_on(rados: &rados::Rados, format: Format, args: SnapArgs) -> Result<
         SnapArgs::Create(a) => {
             let (spec, snap) = a.spec.resolve(true)?;
             let flags = snap_create_flags(a.skip_quiesce, a.ignore_quiesce_error)?;
-            let image = open_rw(rados, &spec).await?;
-            let p = Progress::spinner("Creating snap", a.spec.no_progress);
-            let name = snap.as_deref().unwrap_or_default();
-            let r = image.create_snap2(name, flags).await;
-            image.close().await?;
-            r?;
-            p.finish();
+            with_rw(rados, &spec, async |image| {
+                let p = Progress::spinner("Creating snap", a.spec.no_progress);
+                image
+                    .create_snap2(snap.as_deref().unwrap_or_default(), flags)
+                    .await?;
+                p.finish();
+                Ok(())
+            })
+            .await?;
         }
         SnapArgs::Ls(a) => {
             let spec = a.spec.resolve()?;
@@ -236,19 +244,20 @@ async fn run_on(rados: &rados::Rados, format: Format, args: SnapArgs) -> Result<
         }
         SnapArgs::Rm(a) => {
             let (spec, snap) = a.spec.resolve(true)?;
-            let image = open_rw(rados, &spec).await?;
-            let p = Progress::spinner("Removing snap", a.spec.no_progress);
-            let flags = if a.force {
-                rbd::remove_flags::UNPROTECT
-            } else {
-                0
-            };
-            let r = image
-                .remove_snap2(snap.as_deref().unwrap_or_default(), flags)
-                .await;
-            image.close().await?;
-            r?;
-            p.finish();
+            with_rw(rados, &spec, async |image| {
+                let p = Progress::spinner("Removing snap", a.spec.no_progress);
+                let flags = if a.force {
+                    rbd::remove_flags::UNPROTECT
+                } else {
+                    0
+                };
+                image
+                    .remove_snap2(snap.as_deref().unwrap_or_default(), flags)
+                    .await?;
+                p.finish();
+                Ok(())
+            })
+            .await?;
         }
         SnapArgs::Rename(a) => {
             let (src_img, src_snap) = split_snap(&a.src);
@@ -263,60 +272,61 @@ async fn run_on(rados: &rados::Rados, format: Format, args: SnapArgs) -> Result<
                     "source and destination image names must be the same",
                 ));
             }
-            let image = open_rw(rados, &src).await?;
-            let r = image.rename_snap(src_snap, dst_snap).await;
-            image.close().await?;
-            r?;
+            with_rw(rados, &src, async |image| {
+                Ok(image.rename_snap(src_snap, dst_snap).await?)
+            })
+            .await?;
         }
         SnapArgs::Protect(a) => {
             let (spec, snap) = a.resolve(true)?;
-            let image = open_rw(rados, &spec).await?;
-            let r = image
-                .protect_snap(snap.as_deref().unwrap_or_default())
-                .await;
-            image.close().await?;
-            r?;
+            with_rw(rados, &spec, async |image| {
+                Ok(image
+                    .protect_snap(snap.as_deref().unwrap_or_default())
+                    .await?)
+            })
+            .await?;
         }
         SnapArgs::Unprotect(a) => {
             let (spec, snap) = a.resolve(true)?;
-            let image = open_rw(rados, &spec).await?;
-            let r = image
-                .unprotect_snap(snap.as_deref().unwrap_or_default())
-                .await;
-            image.close().await?;
-            r?;
+            with_rw(rados, &spec, async |image| {
+                Ok(image
+                    .unprotect_snap(snap.as_deref().unwrap_or_default())
+                    .await?)
+            })
+            .await?;
         }
         SnapArgs::Rollback(a) => {
             let (spec, snap) = a.resolve(true)?;
-            let mut image = open_rw(rados, &spec).await?;
-            let p = Progress::bar("Rolling back to snapshot", 1, a.no_progress);
-            let r = image
-                .rollback_to_snap(snap.as_deref().unwrap_or_default(), |done, total| {
-                    p.set(done * 100 / total.max(1));
-                })
-                .await;
-            image.close().await?;
-            r?;
-            p.finish();
+            with_rw(rados, &spec, async |image| {
+                let p = Progress::bar("Rolling back to snapshot", 1, a.no_progress);
+                image
+                    .rollback_to_snap(snap.as_deref().unwrap_or_default(), |done, total| {
+                        p.set(done * 100 / total.max(1));
+                    })
+                    .await?;
+                p.finish();
+                Ok(())
+            })
+            .await?;
         }
         SnapArgs::Purge(a) => {
             let (spec, _) = a.resolve(false)?;
-            let image = open_rw(rados, &spec).await?;
-            let r = purge(&image, a.no_progress).await;
-            image.close().await?;
-            r?;
+            with_rw(rados, &spec, async |image| {
+                purge(image, a.no_progress).await
+            })
+            .await?;
         }
         SnapArgs::Limit(LimitArgs::Set { spec, limit }) => {
-            let image = open_rw(rados, &spec.resolve()?).await?;
-            let r = image.set_snap_limit(limit).await;
-            image.close().await?;
-            r?;
+            with_rw(rados, &spec.resolve()?, async |image| {
+                Ok(image.set_snap_limit(limit).await?)
+            })
+            .await?;
         }
         SnapArgs::Limit(LimitArgs::Clear { spec }) => {
-            let image = open_rw(rados, &spec.resolve()?).await?;
-            let r = image.remove_snap_limit().await;
-            image.close().await?;
-            r?;
+            with_rw(rados, &spec.resolve()?, async |image| {
+                Ok(image.remove_snap_limit().await?)
+            })
+            .await?;
         }
     }
     Ok(())

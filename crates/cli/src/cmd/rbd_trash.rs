@@ -145,9 +145,15 @@ fn status(end: u64) -> String {
     }
 }
 
+/// Our reason, then `rbd: <msg>(errno) text` as `rbd` prints it.
 fn fail(msg: &str, e: &rbd::Error) -> ExitCode {
-    eprintln!("rbd-rs: {msg}{e}");
-    errno_exit(e.errno())
+    let errno = e.errno();
+    eprintln!("rbd-rs: {e}");
+    eprintln!(
+        "rbd: {msg}{}",
+        rados::Errno(errno.saturating_neg()).cpp_strerror()
+    );
+    errno_exit(errno)
 }
 
 async fn run_on(
@@ -171,6 +177,12 @@ async fn run_on(
                 .trash_move(&spec.image, u64::try_from(dt).unwrap_or(0))
                 .await
             {
+                // Tentacle's rbd names the group case (action/Trash.cc execute_move)
+                if let rbd::Error::ImageInGroup(_) = e {
+                    eprintln!("rbd: error: image belongs to a group");
+                    eprintln!("Remove the image from the group and try again.");
+                    return Ok(errno_exit(e.errno()));
+                }
                 return Ok(fail("deferred delete error: ", &e));
             }
         }
