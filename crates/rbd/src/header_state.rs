@@ -301,17 +301,8 @@ async fn watch_loop(
         let Some(st) = state.upgrade() else { return };
         match event {
             WatchEvent::Notify(n) => {
-                use crate::quiesce::QuiesceAck;
-                match st.quiesce.on_notify(&io, &header, &n) {
-                    QuiesceAck::NotMine => {}
-                    QuiesceAck::Later => continue,
-                    QuiesceAck::Now(reply) => {
-                        drop(st);
-                        if let Err(e) = watch.ack(&n, reply).await {
-                            debug!(error = %e, "notify ack failed");
-                        }
-                        continue;
-                    }
+                if st.quiesce.answer(&io, &header, &watch, &n).await {
+                    continue;
                 }
                 let action = on_notify(&n.payload, ClientId::default(), false);
                 if action.header_update {

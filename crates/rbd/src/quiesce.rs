@@ -57,7 +57,7 @@ pub trait QuiesceHandler: Send + Sync + 'static {
 
 /// What the header watch should do with a notify (see [`QuiesceWatchers::on_notify`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum QuiesceAck {
+enum QuiesceAck {
     /// Not a quiesce message: answer it as usual.
     NotMine,
     /// Acknowledge now with this payload.
@@ -118,15 +118,32 @@ impl QuiesceWatchers {
         locked(&self.inner).handlers.remove(&handle).is_some()
     }
 
-    /// ImageWatcher `handle_payload(QuiescePayload | UnquiescePayload)`: a QUIESCE runs
-    /// the hooks in the background and is acknowledged with their result (a retried one
-    /// gets the result of the first); an UNQUIESCE is acknowledged at once and resumes.
-    pub(crate) fn on_notify(
+    /// For a header watch loop: answers `n` if it is a QUIESCE / UNQUIESCE (acknowledged
+    /// now, or later by the hooks' task); false for any other notify, which the loop
+    /// answers itself.
+    pub(crate) async fn answer(
         self: &Arc<Self>,
         io: &IoCtx,
         header: &str,
+        watch: &rados::Watch,
         n: &Notification,
-    ) -> QuiesceAck {
+    ) -> bool {
+        match self.on_notify(io, header, n) {
+            QuiesceAck::NotMine => false,
+            QuiesceAck::Later => true,
+            QuiesceAck::Now(reply) => {
+                if let Err(e) = watch.ack(n, reply).await {
+                    debug!(error = %e, "notify ack failed");
+                }
+                true
+            }
+        }
+    }
+
+    /// ImageWatcher `handle_payload(QuiescePayload | UnquiescePayload)`: a QUIESCE runs
+    /// the hooks in the background and is acknowledged with their result (a retried one
+    /// gets the result of the first); an UNQUIESCE is acknowledged at once and resumes.
+    fn on_notify(self: &Arc<Self>, io: &IoCtx, header: &str, n: &Notification) -> QuiesceAck {
         let msg = match denc::decode_exact::<NotifyMessage>(&n.payload)
             .or_else(|_| denc::Reader::new(&n.payload).decode::<NotifyMessage>())
         {

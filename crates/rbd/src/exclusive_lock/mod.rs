@@ -767,16 +767,8 @@ async fn watch_loop(
         let Some(me) = lock.upgrade() else { return };
         match event {
             WatchEvent::Notify(n) => {
-                use crate::quiesce::QuiesceAck;
-                match me.quiesce.on_notify(&me.io, &me.header, &n) {
-                    QuiesceAck::NotMine => {}
-                    QuiesceAck::Later => continue,
-                    QuiesceAck::Now(reply) => {
-                        if let Err(e) = watch.ack(&n, reply).await {
-                            debug!(error = %e, "notify ack failed");
-                        }
-                        continue;
-                    }
+                if me.quiesce.answer(&me.io, &me.header, &watch, &n).await {
+                    continue;
                 }
                 let mut action = on_notify(&n.payload, me.client_id(), me.is_owner());
                 if action.release && me.keeps_lock() {
