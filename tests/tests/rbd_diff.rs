@@ -55,6 +55,32 @@ async fn cleanup(rbd: &rbd::Rbd, names: &[&str]) {
     }
 }
 
+/// `rbd diff SPEC [--from-snap FROM] [--whole-object]` as JSON.
+fn rbd_diff(spec: &str, from: Option<&str>, whole: bool) -> serde_json::Value {
+    let mut args = vec!["diff", spec];
+    if let Some(f) = from {
+        args.extend(["--from-snap", f]);
+    }
+    if whole {
+        args.push("--whole-object");
+    }
+    rbd_json(&args)
+}
+
+/// Our diff of the whole image (parent included, as rbd's CLI asks) in `rbd diff`'s JSON.
+async fn our_diff(h: &Image, from: Option<&str>, whole: bool) -> serde_json::Value {
+    let extents = h.diff(from, 0, h.size(), true, whole).await.unwrap();
+    serde_json::Value::Array(
+        extents
+            .iter()
+            .map(|e| {
+                serde_json::json!({"offset": e.offset, "length": e.length,
+                    "exists": if e.exists { "true" } else { "false" }})
+            })
+            .collect(),
+    )
+}
+
 #[test]
 fn diff_matches_rbd() {
     run(async {
@@ -86,29 +112,11 @@ fn diff_matches_rbd() {
                         continue;
                     }
                     for whole in [false, true] {
-                        let mut args = vec!["diff", spec.as_str()];
-                        if let Some(f) = from {
-                            args.extend(["--from-snap", f]);
-                        }
-                        if whole {
-                            args.push("--whole-object");
-                        }
-                        let want = rbd_json(&args);
-                        let got: Vec<serde_json::Value> = h
-                            .diff(from, 0, h.size(), true, whole)
-                            .await
-                            .unwrap()
-                            .iter()
-                            .map(|e| {
-                                serde_json::json!({"offset": e.offset, "length": e.length,
-                                    "exists": if e.exists { "true" } else { "false" }})
-                            })
-                            .collect();
+                        let want = rbd_diff(&spec, from, whole);
+                        let got = our_diff(&h, from, whole).await;
                         assert_eq!(
-                            serde_json::Value::Array(got),
-                            want,
-                            "{label}: rbd {}",
-                            args.join(" ")
+                            got, want,
+                            "{label}: rbd diff {spec} from {from:?} whole {whole}"
                         );
                         compared += 1;
                     }
@@ -151,25 +159,8 @@ fn diff_after_shrink_and_grow() {
                 let spec = end.map_or(name.clone(), |s| format!("{name}@{s}"));
                 for from in [None, Some("s1")] {
                     for whole in [false, true] {
-                        let mut args = vec!["diff", spec.as_str()];
-                        if let Some(f) = from {
-                            args.extend(["--from-snap", f]);
-                        }
-                        if whole {
-                            args.push("--whole-object");
-                        }
-                        let want = rbd_json(&args);
-                        let got: Vec<serde_json::Value> = h
-                            .diff(from, 0, h.size(), true, whole)
-                            .await
-                            .unwrap()
-                            .iter()
-                            .map(|e| {
-                                serde_json::json!({"offset": e.offset, "length": e.length,
-                                    "exists": if e.exists { "true" } else { "false" }})
-                            })
-                            .collect();
-                        let got = serde_json::Value::Array(got);
+                        let want = rbd_diff(&spec, from, whole);
+                        let got = our_diff(&h, from, whole).await;
                         let ext = |o: u64, l: u64, e: &str| serde_json::json!({"offset": o, "length": l, "exists": e});
                         if end.is_none() && from.is_none() && !whole {
                             assert_eq!(got, serde_json::json!([ext(0, 2000, "true")]));
@@ -191,7 +182,10 @@ fn diff_after_shrink_and_grow() {
                             assert_eq!(want, old, "{label}: Pacific's rbd, whole object");
                             continue;
                         }
-                        assert_eq!(got, want, "{label}: rbd {}", args.join(" "));
+                        assert_eq!(
+                            got, want,
+                            "{label}: rbd diff {spec} from {from:?} whole {whole}"
+                        );
                     }
                 }
             }
