@@ -9,7 +9,9 @@ use std::sync::mpsc as std_mpsc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use interop_tests::{ceph_json, ceph_tool, restart_daemon, tool_command, unique_name};
+use interop_tests::{
+    ceph_json, ceph_tool, restart_daemon, tool_command, try_ceph_tool, unique_name,
+};
 use rados::{ClientConfig, Errno, IoCtx, Rados, Watch, WatchEvent};
 
 const POOL: &str = "rbd";
@@ -260,6 +262,34 @@ fn primary_of(oid: &str) -> i64 {
     m["acting_primary"].as_i64().unwrap()
 }
 
+/// The PG that holds `oid` in the test pool ("1.7").
+fn pg_of(oid: &str) -> String {
+    let m = ceph_json(&["osd", "map", POOL, oid]);
+    m["pgid"].as_str().unwrap().to_owned()
+}
+
+/// Puts `pg` first in its OSDs' recovery and backfill queues (a no-op unless it waits for
+/// one of them): a restarted memstore OSD comes back empty and serves a PG again only once
+/// backfill refilled it, and on a cluster that earlier tests filled, the PGs ahead of it in
+/// the queue took minutes (CI, Pacific).
+fn hurry_recovery_of(pg: &str) {
+    for how in ["force-recovery", "force-backfill"] {
+        // "doesn't require recovery" is no failure worth stopping for
+        try_ceph_tool("ceph", &["pg", how, pg]);
+    }
+}
+
+/// What the cluster says about `pg`, for a failure message.
+fn pg_state(pg: &str) -> String {
+    let out = try_ceph_tool("ceph", &["pg", "map", pg]);
+    let stat = try_ceph_tool("ceph", &["pg", "stat"]);
+    format!(
+        "{} / {}",
+        String::from_utf8_lossy(&out.stdout).trim(),
+        String::from_utf8_lossy(&stat.stdout).trim()
+    )
+}
+
 #[test]
 fn a_watch_survives_a_restart_of_its_primary_osd() {
     runtime().block_on(async {
@@ -269,7 +299,8 @@ fn a_watch_survives_a_restart_of_its_primary_osd() {
         a.write_full(&oid, Bytes::from_static(b"x")).await.unwrap();
         let mut watch = a.watch(&oid).await.unwrap();
         let primary = primary_of(&oid);
-        eprintln!("restarting osd.{primary}, the primary of {oid}");
+        let pg = pg_of(&oid);
+        eprintln!("restarting osd.{primary}, the primary of {oid} (pg {pg})");
         tokio::task::spawn_blocking(move || restart_daemon(&format!("osd.{primary}")))
             .await
             .unwrap();
@@ -277,8 +308,13 @@ fn a_watch_survives_a_restart_of_its_primary_osd() {
         // the restarted OSD takes its PGs back; notifies keep arriving
         let deadline = Instant::now() + Duration::from_secs(180);
         let mut delivered = 0;
+        let mut missed = Vec::new();
         while delivered < 3 {
-            assert!(Instant::now() < deadline, "notifies stopped arriving");
+            assert!(
+                Instant::now() < deadline,
+                "notifies stopped arriving after {delivered}: {missed:?}; pg {}",
+                pg_state(&pg)
+            );
             let notifier = {
                 let b = b.clone();
                 let oid = oid.clone();
@@ -300,16 +336,29 @@ fn a_watch_survives_a_restart_of_its_primary_osd() {
             let result = notifier.await.unwrap().unwrap();
             if acked && result.acks.len() == 1 {
                 delivered += 1;
+            } else {
+                // kept for the failure message: which side missed it
+                missed.push((acked, result.acks.len(), result.missed.len()));
             }
             tokio::time::sleep(Duration::from_secs(2)).await;
         }
         // once the restarted OSD (which came back empty: memstore) serves the object
-        // again, it knows the watch only because the client re-attached it
+        // again, it knows the watch only because the client re-attached it; backfill can
+        // take minutes on a loaded machine (its own deadline)
+        let deadline = Instant::now() + Duration::from_secs(420);
+        let mut waited = 0u32;
         while primary_of(&oid) != primary {
-            assert!(
-                Instant::now() < deadline,
-                "osd.{primary} never became primary again"
-            );
+            if Instant::now() >= deadline {
+                panic!(
+                    "osd.{primary} never became primary again: pg {}",
+                    pg_state(&pg)
+                );
+            }
+            if waited % 10 == 0 {
+                // again and again: the PG must be waiting for backfill for this to count
+                hurry_recovery_of(&pg);
+            }
+            waited += 1;
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
         let answering = answer_all(watch, b"yes");
