@@ -5,7 +5,7 @@
 //! every interop test fails, saying how to get a cluster: `scripts/ceph-cluster start` (or
 //! `scripts/test`, which starts one, runs every test and stops it).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
@@ -194,6 +194,8 @@ fn chroot_root(release: &str) -> PathBuf {
 
 /// A fresh directory that both this process and the reference tools can read and write: a
 /// temporary directory on the host, or one inside the chroot of the cluster under test.
+/// It lives until the test process has exited: the first call of a later test process
+/// removes it (a full run writes gigabytes of images and exports there).
 pub fn scratch_dir(label: &str) -> PathBuf {
     let unique = format!(
         "rbd-rs-{label}-{}-{:x}",
@@ -203,12 +205,42 @@ pub fn scratch_dir(label: &str) -> PathBuf {
             .map(|d| d.as_nanos())
             .unwrap_or_default()
     );
-    let dir = match chroot_release() {
-        Some(release) => chroot_root(&release).join("tmp").join(unique),
-        None => std::env::temp_dir().join(unique),
+    let base = match chroot_release() {
+        Some(release) => chroot_root(&release).join("tmp"),
+        None => std::env::temp_dir(),
     };
+    static SWEPT: std::sync::Once = std::sync::Once::new();
+    SWEPT.call_once(|| remove_scratch_dirs_of_exited_processes(&base));
+    let dir = base.join(unique);
     std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
     dir
+}
+
+/// Removes the [`scratch_dir`]s under `base` whose test process is gone
+/// (`rbd-rs-{label}-{pid}-{nanoseconds in hex}` with no `/proc/{pid}`). Directories of live
+/// processes, and anything else named `rbd-rs-*` (the clusters of scripts/test), stay.
+fn remove_scratch_dirs_of_exited_processes(base: &Path) {
+    let Ok(entries) = std::fs::read_dir(base) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix("rbd-rs-")) else {
+            continue;
+        };
+        let mut parts = rest.rsplitn(3, '-');
+        let (Some(stamp), Some(pid), Some(_label)) = (parts.next(), parts.next(), parts.next())
+        else {
+            continue;
+        };
+        let is_scratch = stamp.len() >= 12
+            && stamp.bytes().all(|b| b.is_ascii_hexdigit())
+            && !pid.is_empty()
+            && pid.bytes().all(|b| b.is_ascii_digit());
+        if is_scratch && !Path::new("/proc").join(pid).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 /// A command path that runs the reference `tool` (`osdmaptool`, `crushtool`, ...) of the
