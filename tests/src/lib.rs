@@ -447,6 +447,39 @@ pub async fn rbd_pool(rados: &rados::Rados) -> rbd::Rbd {
     rbd::Rbd::new(io)
 }
 
+/// librbd's default features: layering, exclusive-lock, object-map, fast-diff,
+/// deep-flatten.
+pub const FEATURES_WITH_LOCK: u64 = 61;
+
+/// Layering only: no exclusive lock, no object map.
+pub const FEATURES_NO_LOCK: u64 = 1;
+
+/// Create options of an image of `size` bytes with `features` (and object order `order`
+/// when given).
+pub fn image_options(size: u64, features: u64, order: Option<u8>) -> rbd::CreateOptions {
+    let mut o = rbd::CreateOptions::new(size);
+    o.features = Some(features);
+    o.order = order;
+    o
+}
+
+/// Connects and creates image [`unique_name`]`(label)` in pool `rbd` (see
+/// [`image_options`]): the connection, the pool and the image's name.
+pub async fn new_image(
+    label: &str,
+    size: u64,
+    features: u64,
+    order: Option<u8>,
+) -> (rados::Rados, rbd::Rbd, String) {
+    let rados = connect().await;
+    let pool = rbd_pool(&rados).await;
+    let name = unique_name(label);
+    pool.create(&name, &image_options(size, features, order))
+        .await
+        .unwrap_or_else(|e| panic!("creating {name}: {e}"));
+    (rados, pool, name)
+}
+
 /// The reference `rbd ARGS` (see [`ceph_tool`]), its stdout as text.
 pub fn rbd_tool(args: &[&str]) -> String {
     String::from_utf8(ceph_tool("rbd", args).stdout)

@@ -206,3 +206,202 @@ fn librbd_deep_copies_clones_made_here() {
         remove_all(&[&copy, &child], &parent);
     });
 }
+
+/// `rbd snap ls` of `spec`: (name, size) pairs, oldest first.
+fn snaps(spec: &str) -> Vec<(String, u64)> {
+    rbd_json(&["snap", "ls", spec])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["name"].as_str().unwrap().to_owned(),
+                s["size"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// `rbd du` of `spec` without the names: (snapshot, provisioned, used) per entry.
+fn du(spec: &str) -> Vec<(String, u64, u64)> {
+    rbd_json(&["du", spec])["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["snapshot"].as_str().unwrap_or("").to_owned(),
+                i["provisioned_size"].as_u64().unwrap(),
+                i["used_size"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// `rbd object-map check` of `spec`, then its flags (the check flags a map it finds
+/// wrong as invalid).
+fn checked_flags(spec: &str) -> serde_json::Value {
+    rbd(&["object-map", "check", spec, "--no-progress"]);
+    rbd_json(&["info", spec])["flags"].clone()
+}
+
+/// Our copy and rbd's copy of the same source look alike: snapshots, sizes, parents,
+/// bytes, whole-object diffs, `rbd du`, and what `rbd object-map check` says of the
+/// snapshots (valid) and, with `same_head_check`, of the head (a copy that ends at a
+/// snapshot: librbd gives the head that snapshot's map, whose EXISTS states the check
+/// wants EXISTS_CLEAN, for both; else ours must be valid: librbd's copy into another
+/// layout keeps emptied objects truncated to 0 bytes where its map says they do not
+/// exist, which its own check flags).
+fn assert_same_copies(ours: &str, theirs: &str, same_head_check: bool) {
+    let names = snaps(theirs);
+    assert_eq!(snaps(ours), names, "snapshots");
+    assert_eq!(du(ours), du(theirs), "rbd du");
+    let specs = names
+        .iter()
+        .map(|(n, _)| format!("@{n}"))
+        .chain([String::new()]);
+    for snap in specs {
+        let (a, b) = (format!("{ours}{snap}"), format!("{theirs}{snap}"));
+        let (ia, ib) = (rbd_json(&["info", &a]), rbd_json(&["info", &b]));
+        for key in [
+            "size",
+            "order",
+            "stripe_unit",
+            "stripe_count",
+            "parent",
+            "flags",
+        ] {
+            assert_eq!(ia[key], ib[key], "{key} of {a}");
+        }
+        assert_eq!(rbd_export(&a), rbd_export(&b), "bytes of {a}");
+        let whole = |s: &str| rbd_json(&["diff", s, "--whole-object"]);
+        assert_eq!(whole(&a), whole(&b), "whole-object diff of {a}");
+        if snap.is_empty() && same_head_check {
+            assert_eq!(checked_flags(&a), checked_flags(&b), "checked {a}");
+        } else {
+            assert_object_map_valid(&a);
+        }
+    }
+}
+
+/// A clone made by `rbd clone` with its history (`write_child`), and a plain image with
+/// the same history.
+async fn make_sources(pool: &rbd::Rbd, label: &str) -> (String, String, String) {
+    let parent = unique_name(&format!("rbd-dcc{label}-parent"));
+    let child = unique_name(&format!("rbd-dcc{label}-child"));
+    let plain = unique_name(&format!("rbd-dcc{label}-plain"));
+    make_parent(pool, &parent).await;
+    rbd(&["clone", &format!("{parent}@base"), &child]);
+    write_child(pool, &child).await;
+    rbd(&["create", &plain, "--size", "8M", "--object-size", "1M"]);
+    write_child(pool, &plain).await;
+    (parent, child, plain)
+}
+
+#[test]
+fn deep_copies_at_a_snapshot_end_there_as_librbd() {
+    run(async {
+        let rados = connect().await;
+        let pool = pool(&rados).await;
+        let (parent, child, plain) = make_sources(&pool, "at").await;
+        let mut made = Vec::new();
+        for (src, snap) in [
+            (&child, "s1"),
+            (&child, "s2"),
+            (&plain, "s1"),
+            (&plain, "s2"),
+        ] {
+            let ours = unique_name("rbd-dcc-at-ours");
+            let theirs = unique_name("rbd-dcc-at-theirs");
+            let image = pool.open_at_snap(src, snap).await.unwrap();
+            image
+                .deep_copy_to(&pool, &ours, &CopyOptions::default(), |_, _| {})
+                .await
+                .unwrap();
+            image.close().await.unwrap();
+            rbd(&[
+                "deep",
+                "cp",
+                &format!("{src}@{snap}"),
+                &theirs,
+                "--no-progress",
+            ]);
+            // the snapshots up to that one, and a head holding its data
+            let want: Vec<_> = if snap == "s1" {
+                vec!["s1"]
+            } else {
+                vec!["s1", "s2"]
+            };
+            let got: Vec<_> = snaps(&ours).into_iter().map(|s| s.0).collect();
+            assert_eq!(got, want, "{src}@{snap}");
+            assert_eq!(rbd_export(&ours), rbd_export(&format!("{src}@{snap}")));
+            assert_same_copies(&ours, &theirs, true);
+            made.extend([ours, theirs]);
+        }
+        for n in &made {
+            rbd(&["snap", "purge", n, "--no-progress"]);
+            rbd(&["rm", n, "--no-progress"]);
+        }
+        rbd(&["snap", "purge", &plain, "--no-progress"]);
+        rbd(&["rm", &plain, "--no-progress"]);
+        remove_all(&[&child], &parent);
+    });
+}
+
+#[test]
+fn deep_copies_of_clones_into_other_layouts_match_librbd() {
+    run(async {
+        let rados = connect().await;
+        let pool = pool(&rados).await;
+        let (parent, child, plain) = make_sources(&pool, "lay").await;
+        let mut made = Vec::new();
+        // (object order, stripe unit, stripe count): smaller striped objects, larger
+        // objects, smaller plain objects
+        for (order, su, sc) in [(19u8, 65536u64, 3u64), (22, 4 << 20, 1), (18, 1 << 18, 1)] {
+            for snap in [None, Some("s2")] {
+                let spec = snap.map_or(child.clone(), |s| format!("{child}@{s}"));
+                let ours = unique_name("rbd-dcc-lay-ours");
+                let theirs = unique_name("rbd-dcc-lay-theirs");
+                let image = match snap {
+                    Some(s) => pool.open_at_snap(&child, s).await.unwrap(),
+                    None => pool.open(&child, OpenMode::ReadOnly).await.unwrap(),
+                };
+                let opts = CopyOptions {
+                    order: Some(order),
+                    striping: Some((su, sc)),
+                    ..CopyOptions::default()
+                };
+                image
+                    .deep_copy_to(&pool, &ours, &opts, |_, _| {})
+                    .await
+                    .unwrap();
+                image.close().await.unwrap();
+                let (os, sus, scs) = ((1u64 << order).to_string(), su.to_string(), sc.to_string());
+                rbd(&[
+                    "deep",
+                    "cp",
+                    &spec,
+                    &theirs,
+                    "--object-size",
+                    &os,
+                    "--stripe-unit",
+                    &sus,
+                    "--stripe-count",
+                    &scs,
+                    "--no-progress",
+                ]);
+                assert_eq!(rbd_json(&["info", &ours])["order"], order, "{ours}");
+                assert_same_copies(&ours, &theirs, false);
+                assert!(children(&parent).contains(&ours));
+                made.extend([ours, theirs]);
+            }
+        }
+        for n in &made {
+            rbd(&["snap", "purge", n, "--no-progress"]);
+            rbd(&["rm", n, "--no-progress"]);
+        }
+        rbd(&["snap", "purge", &plain, "--no-progress"]);
+        rbd(&["rm", &plain, "--no-progress"]);
+        remove_all(&[&child], &parent);
+    });
+}

@@ -10,9 +10,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use interop_tests::{PythonSession, connect, rbd_pool as pool, run, try_ceph_tool, unique_name};
+use interop_tests::{
+    FEATURES_NO_LOCK, FEATURES_WITH_LOCK, PythonSession, connect, image_options, new_image,
+    rbd_pool as pool, run, try_ceph_tool, unique_name,
+};
 use rados::Errno;
-use rbd::{CreateOptions, Error, HookFuture, OpenMode, QuiesceHandler, snap_create_flags};
+use rbd::{Error, HookFuture, OpenMode, QuiesceHandler, snap_create_flags};
 
 /// Counts its calls; fails quiesce with `fail` (0: succeeds).
 #[derive(Default)]
@@ -58,13 +61,6 @@ impl Hooks {
     }
 }
 
-fn opts() -> CreateOptions {
-    let mut o = CreateOptions::new(8 << 20);
-    // layering, exclusive-lock, object-map, fast-diff, deep-flatten
-    o.features = Some(61);
-    o
-}
-
 /// `rbd ARGS` without checking the outcome: (success, stderr).
 fn rbd_try(args: &[&str]) -> (bool, String) {
     let o = try_ceph_tool("rbd", args);
@@ -77,10 +73,7 @@ fn rbd_try(args: &[&str]) -> (bool, String) {
 #[test]
 fn rbd_snap_create_while_we_hold_the_image() {
     run(async {
-        let rados = connect().await;
-        let pool = pool(&rados).await;
-        let name = unique_name("quiesce-a");
-        pool.create(&name, &opts()).await.unwrap();
+        let (rados, pool, name) = new_image("quiesce-a", 8 << 20, FEATURES_WITH_LOCK, None).await;
         let image = pool.open(&name, OpenMode::ReadWrite).await.unwrap();
         image.write(0, vec![7u8; 4096]).await.unwrap();
 
@@ -161,9 +154,10 @@ fn hooks_on_an_image_without_exclusive_lock() {
         let rados = connect().await;
         let pool = pool(&rados).await;
         let name = unique_name("quiesce-nolock");
-        let mut o = CreateOptions::new(8 << 20);
-        o.features = Some(1); // layering only: the open's plain header watch answers
-        pool.create(&name, &o).await.unwrap();
+        // layering only: the open's plain header watch answers
+        pool.create(&name, &image_options(8 << 20, FEATURES_NO_LOCK, None))
+            .await
+            .unwrap();
         let ro = pool.open(&name, OpenMode::ReadOnly).await.unwrap();
         let e = ro.quiesce_watch(Arc::new(Hooks::default())).unwrap_err();
         assert!(e.is(Errno::EINVAL), "{e}");
@@ -229,10 +223,7 @@ lr.rados_shutdown(cl)
 #[test]
 fn our_snap_create_quiesces_librbd() {
     run(async {
-        let rados = connect().await;
-        let pool = pool(&rados).await;
-        let name = unique_name("quiesce-b");
-        pool.create(&name, &opts()).await.unwrap();
+        let (rados, pool, name) = new_image("quiesce-b", 8 << 20, FEATURES_WITH_LOCK, None).await;
         let mut py = librbd_watcher(&name);
         assert_eq!(py.line(), "ready");
         let image = pool.open(&name, OpenMode::ReadWrite).await.unwrap();
@@ -298,8 +289,11 @@ fn group_snapshots_quiesce_every_member() {
         let pool = pool(&rados).await;
         let group = unique_name("quiesce-g");
         let (a, b) = (unique_name("quiesce-ga"), unique_name("quiesce-gb"));
-        pool.create(&a, &opts()).await.unwrap();
-        pool.create(&b, &opts()).await.unwrap();
+        for n in [&a, &b] {
+            pool.create(n, &image_options(8 << 20, FEATURES_WITH_LOCK, None))
+                .await
+                .unwrap();
+        }
         pool.group_create(&group).await.unwrap();
         pool.group_image_add(&group, &pool, &a).await.unwrap();
         pool.group_image_add(&group, &pool, &b).await.unwrap();

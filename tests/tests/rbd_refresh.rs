@@ -8,24 +8,13 @@
 //! off. Also the progress a shrinking resize reports.
 
 use interop_tests::{
-    PythonSession, assert_object_map_valid, connect, pattern, rbd_export, rbd_pool as pool,
-    rbd_tool as rbd, rbd_tool_json as rbd_json, run, tool_conf, try_ceph_tool, unique_name,
+    FEATURES_NO_LOCK, FEATURES_WITH_LOCK, PythonSession, assert_object_map_valid, connect,
+    image_options, new_image, pattern, rbd_export, rbd_pool as pool, rbd_tool as rbd,
+    rbd_tool_json as rbd_json, run, tool_conf, try_ceph_tool, unique_name,
 };
-use rbd::{CreateOptions, Error, Image, OpenMode};
+use rbd::{Error, Image, OpenMode};
 
 const OBJ: u64 = 1 << 20;
-/// librbd's default features: layering, exclusive-lock, object-map, fast-diff, deep-flatten.
-const WITH_LOCK: u64 = 61;
-/// Layering only: no exclusive lock, no object map.
-const NO_LOCK: u64 = 1;
-
-fn opts(size: u64, features: u64) -> CreateOptions {
-    let mut o = CreateOptions::new(size);
-    o.order = Some(20);
-    o.features = Some(features);
-    o
-}
-
 fn mib(n: u64) -> String {
     format!("{n}M")
 }
@@ -96,10 +85,7 @@ fn librbd_past_end_answers(name: &str) -> Vec<String> {
 }
 
 async fn resize_by_rbd_is_followed(features: u64) {
-    let rados = connect().await;
-    let pool = pool(&rados).await;
-    let name = unique_name("rbd-refresh-rbd");
-    pool.create(&name, &opts(4 * OBJ, features)).await.unwrap();
+    let (rados, pool, name) = new_image("rbd-refresh-rbd", 4 * OBJ, features, Some(20)).await;
     let image = pool.open(&name, OpenMode::ReadWrite).await.unwrap();
     let a = pattern(4 * OBJ as usize, 1);
     image.write(0, a.clone()).await.unwrap();
@@ -170,19 +156,16 @@ async fn resize_by_rbd_is_followed(features: u64) {
 
 #[test]
 fn resize_by_rbd_is_followed_with_exclusive_lock() {
-    run(resize_by_rbd_is_followed(WITH_LOCK));
+    run(resize_by_rbd_is_followed(FEATURES_WITH_LOCK));
 }
 
 #[test]
 fn resize_by_rbd_is_followed_without_exclusive_lock() {
-    run(resize_by_rbd_is_followed(NO_LOCK));
+    run(resize_by_rbd_is_followed(FEATURES_NO_LOCK));
 }
 
 async fn our_resize_is_seen(features: u64) {
-    let rados = connect().await;
-    let pool = pool(&rados).await;
-    let name = unique_name("rbd-refresh-ours");
-    pool.create(&name, &opts(4 * OBJ, features)).await.unwrap();
+    let (rados, pool, name) = new_image("rbd-refresh-ours", 4 * OBJ, features, Some(20)).await;
     let mut image = pool.open(&name, OpenMode::ReadWrite).await.unwrap();
     let other = pool.open(&name, OpenMode::ReadWrite).await.unwrap();
     let other_clone = other.clone();
@@ -233,12 +216,12 @@ async fn our_resize_is_seen(features: u64) {
 
 #[test]
 fn our_resize_is_seen_with_exclusive_lock() {
-    run(our_resize_is_seen(WITH_LOCK));
+    run(our_resize_is_seen(FEATURES_WITH_LOCK));
 }
 
 #[test]
 fn our_resize_is_seen_without_exclusive_lock() {
-    run(our_resize_is_seen(NO_LOCK));
+    run(our_resize_is_seen(FEATURES_NO_LOCK));
 }
 
 /// A clone shrunk and grown again elsewhere: its overlap stays at the smaller size, and
@@ -248,7 +231,7 @@ async fn clone_overlap_shrinks(features: u64) {
     let pool = pool(&rados).await;
     let parent = unique_name("rbd-refresh-parent");
     let child = unique_name("rbd-refresh-child");
-    pool.create(&parent, &opts(4 * OBJ, features))
+    pool.create(&parent, &image_options(4 * OBJ, features, Some(20)))
         .await
         .unwrap();
     let p = pool.open(&parent, OpenMode::ReadWrite).await.unwrap();
@@ -260,7 +243,7 @@ async fn clone_overlap_shrinks(features: u64) {
     rbd(&["snap", "protect", &snap]);
     let feat = features.to_string();
     rbd(&["clone", &snap, &child, "--image-feature", "layering"]);
-    if features != NO_LOCK {
+    if features != FEATURES_NO_LOCK {
         rbd(&["feature", "enable", &child, "exclusive-lock"]);
     }
     let image = pool.open(&child, OpenMode::ReadWrite).await.unwrap();
@@ -303,20 +286,17 @@ async fn clone_overlap_shrinks(features: u64) {
 
 #[test]
 fn clone_overlap_shrinks_with_exclusive_lock() {
-    run(clone_overlap_shrinks(WITH_LOCK));
+    run(clone_overlap_shrinks(FEATURES_WITH_LOCK));
 }
 
 #[test]
 fn clone_overlap_shrinks_without_exclusive_lock() {
-    run(clone_overlap_shrinks(NO_LOCK));
+    run(clone_overlap_shrinks(FEATURES_NO_LOCK));
 }
 
 /// A shrink reports the objects it trims: monotonic, of one total, ending at it.
 async fn shrink_progress(features: u64) {
-    let rados = connect().await;
-    let pool = pool(&rados).await;
-    let name = unique_name("rbd-refresh-progress");
-    pool.create(&name, &opts(12 * OBJ, features)).await.unwrap();
+    let (rados, pool, name) = new_image("rbd-refresh-progress", 12 * OBJ, features, Some(20)).await;
     let mut image = pool.open(&name, OpenMode::ReadWrite).await.unwrap();
     for n in 0..12 {
         image.write(n * OBJ, vec![1u8; 4096]).await.unwrap();
@@ -361,10 +341,10 @@ async fn shrink_progress(features: u64) {
 
 #[test]
 fn shrink_progress_with_object_map() {
-    run(shrink_progress(WITH_LOCK));
+    run(shrink_progress(FEATURES_WITH_LOCK));
 }
 
 #[test]
 fn shrink_progress_without_object_map() {
-    run(shrink_progress(NO_LOCK));
+    run(shrink_progress(FEATURES_NO_LOCK));
 }

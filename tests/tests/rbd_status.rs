@@ -1,9 +1,8 @@
 //! Image status against the real cluster of `CEPH_CONF`: live-migration state
 //! (`migration_status`, from the headers' migration records) and snapshot-based mirroring
 //! state (`mirror_mode_get`, `mirror_image_get_info`), compared with python3-rbd
-//! (librbd) while `rbd migration ...` / `rbd mirror ...` change them. Journal-based
-//! mirroring is not covered: this client cannot write journaling images, nor read the
-//! journal's tag owner that says whether such an image is primary.
+//! (librbd) while `rbd migration ...` / `rbd mirror ...` change them; journal-based
+//! mirroring too (its primary flag from the journal's tag owner, `journal.rs`).
 
 use interop_tests::{
     connect, python3, rbd_pool as pool, rbd_tool as rbd, run, tool_conf, try_ceph_tool, unique_name,
@@ -241,6 +240,43 @@ fn snapshot_mirroring_matches_librbd() {
         rbd(&["mirror", "pool", "disable", &format!("rbd/{ns}")]);
         assert_eq!(pool.mirror_mode_get().await.unwrap(), MirrorMode::Disabled);
         pool.remove(&img).await.unwrap();
+        rbd(&["namespace", "rm", &format!("rbd/{ns}")]);
+    });
+}
+
+#[test]
+fn journal_mirroring_matches_librbd() {
+    run(async {
+        let rados = connect().await;
+        let base = pool(&rados).await;
+        let ns = unique_name("jmirror-ns");
+        let img = unique_name("jmirror-img");
+        let spec = format!("rbd/{ns}/{img}");
+        let _cleanup = Cleanup(vec![
+            cmd(&["mirror", "image", "disable", "--force", &spec]),
+            cmd(&["rm", &spec]),
+            cmd(&["mirror", "pool", "disable", &format!("rbd/{ns}")]),
+            cmd(&["namespace", "rm", &format!("rbd/{ns}")]),
+        ]);
+        rbd(&["namespace", "create", &format!("rbd/{ns}")]);
+        let pool = Rbd::new(base.ioctx().clone().with_namespace(ns.clone()));
+        rbd(&["mirror", "pool", "enable", "rbd", "image"]);
+        rbd(&["mirror", "pool", "enable", &format!("rbd/{ns}"), "image"]);
+        rbd(&["create", &spec, "--size", "8M"]);
+        rbd(&["feature", "enable", &spec, "journaling"]);
+        rbd(&["mirror", "image", "enable", &spec, "journal"]);
+        // primary: the newest tag of the image client's class is owned locally
+        let on = same_mirror_info(&pool, &ns, &img).await;
+        assert!(on.primary && on.global_id.len() == 36);
+        assert_eq!(on.mode, MirrorImageMode::Journal);
+        // demoted: a new tag owned by nobody ("<orphan>")
+        rbd(&["mirror", "image", "demote", &spec]);
+        assert!(!same_mirror_info(&pool, &ns, &img).await.primary);
+        rbd(&["mirror", "image", "promote", &spec]);
+        assert!(same_mirror_info(&pool, &ns, &img).await.primary);
+        rbd(&["mirror", "image", "disable", &spec]);
+        rbd(&["rm", &spec]);
+        rbd(&["mirror", "pool", "disable", &format!("rbd/{ns}")]);
         rbd(&["namespace", "rm", &format!("rbd/{ns}")]);
     });
 }

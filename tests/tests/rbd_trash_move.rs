@@ -1,25 +1,17 @@
 //! `Rbd::trash_move` against the real cluster of `CEPH_CONF` as librbd's
 //! `Trash<I>::move`: it takes the exclusive lock from a python3-rbd owner that gives it up
 //! (and is refused, EBUSY, by one that keeps it, as `rbd trash mv` is), refuses migrating
-//! images (EBUSY, as `rbd`), grouped images (EMLINK, as Tentacle) and mirrored ones (this
-//! client does not disable mirroring); an image dropped without close stops watching.
+//! images (EBUSY, as `rbd`) and grouped images (EMLINK, as Tentacle), disables
+//! snapshot-based mirroring first (rbd_mirror_removal.rs has more); an image dropped
+//! without close stops watching.
 
 use std::time::{Duration, Instant};
 
 use interop_tests::{
-    PythonSession, connect, rbd_pool as pool, rbd_tool as rbd, run, tool_conf, try_ceph_tool,
-    unique_name,
+    FEATURES_NO_LOCK, FEATURES_WITH_LOCK, PythonSession, connect, image_options, new_image,
+    rbd_pool as pool, rbd_tool as rbd, run, tool_conf, try_ceph_tool, unique_name,
 };
-use rbd::{CreateOptions, Error, OpenMode};
-
-/// librbd's default features: layering, exclusive-lock, object-map, fast-diff, deep-flatten.
-const WITH_LOCK: u64 = 61;
-
-fn opts(features: u64) -> CreateOptions {
-    let mut o = CreateOptions::new(8 << 20);
-    o.features = Some(features);
-    o
-}
+use rbd::{Error, OpenMode};
 
 /// The reference `rbd ARGS`, expected to fail: its exit code and stderr.
 fn rbd_fails(args: &[&str]) -> (Option<i32>, String) {
@@ -62,10 +54,8 @@ fn python_owner(name: &str, keep: bool, rounds: usize) -> PythonSession {
 #[test]
 fn trash_move_requests_the_lock_from_its_owner() {
     run(async {
-        let rados = connect().await;
-        let pool = pool(&rados).await;
-        let name = unique_name("trashmv-owner");
-        pool.create(&name, &opts(WITH_LOCK)).await.unwrap();
+        let (rados, pool, name) =
+            new_image("trashmv-owner", 8 << 20, FEATURES_WITH_LOCK, None).await;
         let mut py = python_owner(&name, false, 2);
         assert_eq!(py.line(), "True", "python3-rbd owns the lock");
 
@@ -92,10 +82,8 @@ fn trash_move_requests_the_lock_from_its_owner() {
 #[test]
 fn trash_move_refused_while_the_owner_keeps_the_lock() {
     run(async {
-        let rados = connect().await;
-        let pool = pool(&rados).await;
-        let name = unique_name("trashmv-keep");
-        pool.create(&name, &opts(WITH_LOCK)).await.unwrap();
+        let (rados, pool, name) =
+            new_image("trashmv-keep", 8 << 20, FEATURES_WITH_LOCK, None).await;
         let mut py = python_owner(&name, true, 1);
         assert_eq!(py.line(), "True", "python3-rbd took the lock");
 
@@ -130,7 +118,9 @@ fn trash_move_refuses_migrating_and_grouped_images() {
         let pool = pool(&rados).await;
         let src = unique_name("trashmv-msrc");
         let dst = unique_name("trashmv-mdst");
-        pool.create(&src, &opts(WITH_LOCK)).await.unwrap();
+        pool.create(&src, &image_options(8 << 20, FEATURES_WITH_LOCK, None))
+            .await
+            .unwrap();
         rbd(&["migration", "prepare", &src, &dst]);
         // the target of the migration: EBUSY from both
         let e = pool.trash_move(&dst, 0).await.unwrap_err();
@@ -146,7 +136,9 @@ fn trash_move_refuses_migrating_and_grouped_images() {
         // grouped: EMLINK, as Tentacle (Pacific and Reef move it)
         let group = unique_name("trashmv-grp");
         let img = unique_name("trashmv-gimg");
-        pool.create(&img, &opts(1)).await.unwrap();
+        pool.create(&img, &image_options(8 << 20, FEATURES_NO_LOCK, None))
+            .await
+            .unwrap();
         pool.group_create(&group).await.unwrap();
         pool.group_image_add(&group, &pool, &img).await.unwrap();
         let e = pool.trash_move(&img, 0).await.unwrap_err();
@@ -162,34 +154,20 @@ fn trash_move_refuses_migrating_and_grouped_images() {
 #[test]
 fn trash_move_of_a_mirrored_image() {
     run(async {
-        let rados = connect().await;
-        let pool = pool(&rados).await;
-        let name = unique_name("trashmv-mirror");
-        pool.create(&name, &opts(WITH_LOCK)).await.unwrap();
+        let (rados, pool, name) =
+            new_image("trashmv-mirror", 8 << 20, FEATURES_WITH_LOCK, None).await;
         // image mode mirrors nothing by itself; left on, as rbd_status.rs does
         rbd(&["mirror", "pool", "enable", "rbd", "image"]);
         rbd(&["mirror", "image", "enable", &name, "snapshot"]);
-        let e = pool.trash_move(&name, 0).await.unwrap_err();
-        assert!(matches!(e, Error::MirroringEnabled(_)), "{e:?}");
-        assert!(pool.list().await.unwrap().iter().any(|i| i.name == name));
-        // librbd disables mirroring (removing its snapshots) and moves it
-        rbd(&["trash", "mv", &name]);
-        let entry = pool
-            .trash_list()
-            .await
-            .unwrap()
-            .into_iter()
-            .find(|e| e.name == name)
-            .unwrap();
-        let image = pool
-            .open_by_id(&entry.id, OpenMode::ReadOnly)
-            .await
-            .unwrap();
+        // as librbd: mirroring disabled (its snapshots removed), then moved
+        let id = pool.trash_move(&name, 0).await.unwrap();
+        assert!(!pool.list().await.unwrap().iter().any(|i| i.name == name));
+        let image = pool.open_by_id(&id, OpenMode::ReadOnly).await.unwrap();
         let info = image.mirror_image_get_info().await.unwrap();
         assert_eq!(info.state, rbd::cls::mirror::MirrorImageState::Disabled);
         assert!(image.snap_list().await.unwrap().is_empty());
         image.close().await.unwrap();
-        pool.trash_remove(&entry.id, false).await.unwrap();
+        pool.trash_remove(&id, false).await.unwrap();
         rados.shutdown().await;
     });
 }
@@ -199,10 +177,7 @@ fn trash_move_of_a_mirrored_image() {
 #[test]
 fn dropped_image_unwatches_in_the_background() {
     run(async {
-        let rados = connect().await;
-        let pool = pool(&rados).await;
-        let name = unique_name("trashmv-drop");
-        pool.create(&name, &opts(1)).await.unwrap();
+        let (rados, pool, name) = new_image("trashmv-drop", 8 << 20, FEATURES_NO_LOCK, None).await;
         let image = pool.open(&name, OpenMode::ReadWrite).await.unwrap();
         let header = rbd::names::header_object(&image.info().id);
         assert_eq!(pool.ioctx().list_watchers(&header).await.unwrap().len(), 1);

@@ -129,3 +129,101 @@ fn info_shows_snapshot_mirroring_like_rbd() {
     rbd(&["mirror", "pool", "disable", &format!("rbd/{ns}")]);
     rbd(&["namespace", "rm", &format!("rbd/{ns}")]);
 }
+
+#[test]
+fn info_shows_journal_mirroring_like_rbd() {
+    let ns = unique_name("status-jmirror");
+    let spec = format!("rbd/{ns}/img");
+    let _cleanup = Cleanup(vec![
+        cmd(&["mirror", "image", "disable", "--force", &spec]),
+        cmd(&["rm", &spec]),
+        cmd(&["mirror", "pool", "disable", &format!("rbd/{ns}")]),
+        cmd(&["namespace", "rm", &format!("rbd/{ns}")]),
+    ]);
+    rbd(&["namespace", "create", &format!("rbd/{ns}")]);
+    rbd(&["mirror", "pool", "enable", "rbd", "image"]);
+    rbd(&["mirror", "pool", "enable", &format!("rbd/{ns}"), "image"]);
+    rbd(&["create", "--size", "8M", &spec]);
+    rbd(&["feature", "enable", &spec, "journaling"]);
+    same("info", &spec);
+    rbd(&["mirror", "image", "enable", &spec, "journal"]);
+    same("info", &spec);
+    assert!(ok(&["info", &spec]).contains("\tmirroring primary: true\n"));
+    // demoted: the journal's newest tag is owned by nobody
+    rbd(&["mirror", "image", "demote", &spec]);
+    same("info", &spec);
+    assert!(ok(&["info", &spec]).contains("\tmirroring primary: false\n"));
+    rbd(&["mirror", "image", "promote", &spec]);
+    same("info", &spec);
+    rbd(&["mirror", "image", "disable", &spec]);
+    rbd(&["rm", &spec]);
+    rbd(&["mirror", "pool", "disable", &format!("rbd/{ns}")]);
+    rbd(&["namespace", "rm", &format!("rbd/{ns}")]);
+}
+
+#[test]
+fn trash_mv_of_snapshot_mirrored_images_like_rbd() {
+    let ns = unique_name("trash-mirror");
+    let (ours, theirs) = (format!("rbd/{ns}/ours"), format!("rbd/{ns}/theirs"));
+    let _cleanup = Cleanup(vec![
+        cmd(&["mirror", "image", "promote", &ours]),
+        cmd(&["mirror", "image", "promote", &theirs]),
+        cmd(&["rm", &ours]),
+        cmd(&["rm", &theirs]),
+        cmd(&["trash", "purge", &format!("rbd/{ns}")]),
+        cmd(&["mirror", "pool", "disable", &format!("rbd/{ns}")]),
+        cmd(&["namespace", "rm", &format!("rbd/{ns}")]),
+    ]);
+    rbd(&["namespace", "create", &format!("rbd/{ns}")]);
+    rbd(&["mirror", "pool", "enable", "rbd", "image"]);
+    rbd(&["mirror", "pool", "enable", &format!("rbd/{ns}"), "image"]);
+    for spec in [&ours, &theirs] {
+        rbd(&["create", "--size", "8M", spec]);
+        rbd(&["mirror", "image", "enable", spec, "snapshot"]);
+        rbd(&["mirror", "image", "demote", spec]);
+    }
+    // demoted: refused by both, the same status and last line
+    let a = common::rbd_rs(&["trash", "mv", &ours]);
+    let b = try_ceph_tool("rbd", &["trash", "mv", &theirs]);
+    assert_eq!(a.status.code(), b.status.code());
+    assert_eq!(a.status.code(), Some(22));
+    let last = |e: &[u8]| {
+        String::from_utf8_lossy(e)
+            .lines()
+            .last()
+            .unwrap_or("")
+            .to_owned()
+    };
+    assert_eq!(last(&a.stderr), last(&b.stderr));
+    // primary again: moved, quietly, mirroring gone
+    for spec in [&ours, &theirs] {
+        rbd(&["mirror", "image", "promote", spec]);
+    }
+    let a = common::rbd_rs(&["trash", "mv", &ours]);
+    let b = try_ceph_tool("rbd", &["trash", "mv", &theirs]);
+    assert!(a.status.success(), "{}", String::from_utf8_lossy(&a.stderr));
+    assert!(b.status.success());
+    assert_eq!((a.stdout, a.stderr), (b.stdout, b.stderr));
+    let keys = String::from_utf8(
+        interop_tests::ceph_tool(
+            "rados",
+            &[
+                "-p",
+                "rbd",
+                "--namespace",
+                &ns,
+                "listomapkeys",
+                "rbd_mirroring",
+            ],
+        )
+        .stdout,
+    )
+    .unwrap();
+    assert!(
+        !keys.contains("image_") && !keys.contains("global_"),
+        "{keys}"
+    );
+    rbd(&["trash", "purge", &format!("rbd/{ns}")]);
+    rbd(&["mirror", "pool", "disable", &format!("rbd/{ns}")]);
+    rbd(&["namespace", "rm", &format!("rbd/{ns}")]);
+}

@@ -50,7 +50,7 @@ pub struct CopyOptions {
 
 /// The byte runs of `data` worth writing: maximal runs of `chunk`-sized pieces (counted
 /// from the start of `data`) that are not all zeros (`util::calc_sparse_extent`).
-fn nonzero_runs(data: &[u8], chunk: usize) -> Vec<(usize, usize)> {
+pub(crate) fn nonzero_runs(data: &[u8], chunk: usize) -> Vec<(usize, usize)> {
     let mut runs = Vec::new();
     let mut start: Option<usize> = None;
     let mut pos = 0;
@@ -150,11 +150,16 @@ impl Image {
     /// Snapshot ids and timestamps are the copy's own. `progress(done, total)` counts
     /// the snapshots and the head.
     ///
+    /// A handle set to a snapshot copies the snapshots up to that one (it included, when
+    /// it is a user snapshot) and a head holding the data at it, as `rbd_deep_copy`'s
+    /// `snap_id_end` does.
+    ///
     /// A clone (its oldest snapshot, or its head, has a parent) is copied as a clone of
     /// the same parent snapshot, registered as its child, with the source's parent
     /// overlap at each snapshot and at the head and only the clone's own objects copied
-    /// (the object size and striping must stay the source's); with `opts.flatten` the
-    /// copy is standalone, the parent's data merged in.
+    /// (into another object size or striping, a copy object that holds some of them is
+    /// completed with the parent's data, as librbd's); with `opts.flatten` the copy is
+    /// standalone, the parent's data merged in.
     pub async fn deep_copy_to(
         &self,
         dest: &Rbd,
@@ -163,11 +168,13 @@ impl Image {
         mut progress: impl FnMut(u64, u64),
     ) -> Result<()> {
         self.check_readable()?;
+        // api/Image.cc deep_copy: a handle at a snapshot copies up to it (snap_id_end)
+        let end = self.snap_id.unwrap_or(crate::cls::rbd::NOSNAP);
         let snaps: Vec<_> = self
             .snap_list()
             .await?
             .into_iter()
-            .filter(|s| s.namespace == crate::cls::snap::SnapshotNamespace::User)
+            .filter(|s| s.namespace == crate::cls::snap::SnapshotNamespace::User && s.id <= end)
             .collect();
         let stages = self.deep_copy_stages(&snaps).await?;
         // api/Image.cc deep_copy: the oldest snapshot's parent, else the head's
@@ -200,6 +207,7 @@ impl Image {
         }
         let total = stages.len() as u64;
         let mut from: Option<&str> = None;
+        let mut ended_at = None;
         for (i, (snap, src)) in stages.into_iter().enumerate() {
             let size = src.info.size;
             if dest.info.size != size {
@@ -223,6 +231,7 @@ impl Image {
             });
             run_bounded(jobs, n, &mut |_, _| {}).await?;
             if let Some(s) = snap {
+                ended_at = Some(&s.name);
                 // deep_copy/SnapshotCreateRequest.cc: no quiesce for copied snapshots
                 dest.create_snap2(&s.name, crate::snap_create_flags::SKIP_QUIESCE)
                     .await?;
@@ -230,10 +239,28 @@ impl Image {
                     dest.protect_snap(&s.name).await?;
                 }
                 from = Some(&s.name);
+            } else {
+                ended_at = None;
             }
             progress(i as u64 + 1, total);
         }
-        Ok(())
+        match ended_at {
+            Some(name) => dest.head_object_map_from_snap(name).await,
+            None => Ok(()),
+        }
+    }
+
+    /// The head's object map becomes user snapshot `name`'s (DeepCopyRequest
+    /// `send_copy_object_map`: a deep copy that ends at a snapshot), when the image has
+    /// one.
+    pub(crate) async fn head_object_map_from_snap(&self, name: &str) -> Result<()> {
+        if self.info.features & features::OBJECT_MAP == 0 {
+            return Ok(());
+        }
+        let id = self.snap_id(name).await?;
+        let guard = self.snap_lock().await?;
+        let held = guard.as_ref().and_then(|g| g.as_ref());
+        self.rollback_object_map(id, held).await
     }
 
     /// Copies the image metadata, then the data, into `dest` (at least as large).

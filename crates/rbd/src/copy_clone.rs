@@ -16,6 +16,7 @@ use crate::clone::CloneOptions;
 use crate::cls::parent::{self as p, ParentSpec};
 use crate::cls::rbd::{self as m, ParentInfo};
 use crate::copy::{CopyOptions, run_bounded};
+use crate::copy_clone_layout::{MappedPlan, StageGeometry, apply_mapped};
 use crate::error::{Error, Result};
 use crate::image::{Image, OpenMode};
 use crate::io::held;
@@ -43,6 +44,8 @@ enum ObjectPlan {
         size: u64,
         start_size: u64,
     },
+    /// The copy has another layout: write what `copy_clone_layout` planned.
+    Mapped(MappedPlan),
 }
 
 /// The plan of an object from its clone list, copying from source snapshot `from` (0:
@@ -87,15 +90,21 @@ struct Stage<'a> {
 }
 
 impl Image {
-    /// The source opened at each user snapshot, oldest first, then at the head.
+    /// The source opened at each user snapshot `snaps` (oldest first), then at the head
+    /// (or at the snapshot this handle is set to). When this handle is at one of
+    /// `snaps`, that one is the last stage (SnapshotCopyRequest::send_set_head: a copy
+    /// ending at a user snapshot sets no head; its head is that snapshot's).
     pub(crate) async fn deep_copy_stages<'a>(
         &self,
         snaps: &'a [SnapInfo],
     ) -> Result<Vec<(Option<&'a SnapInfo>, Image)>> {
         let mut out = Vec::with_capacity(snaps.len() + 1);
-        for snap in snaps.iter().map(Some).chain(std::iter::once(None)) {
+        let ends_at_snap = snaps.iter().any(|s| Some(s.id) == self.snap_id);
+        let head = (!ends_at_snap).then_some(None);
+        for snap in snaps.iter().map(Some).chain(head) {
             let mut src = self.clone();
-            src.set_snap_by_id(snap.map(|s| s.id)).await?;
+            src.set_snap_by_id(snap.map_or(self.snap_id, |s| Some(s.id)))
+                .await?;
             out.push((snap, src));
         }
         Ok(out)
@@ -124,17 +133,9 @@ impl Image {
             ));
         }
         let first_size = stages.first().map_or(self.info.size, |(_, s)| s.info.size);
+        // (another object size or striping is copied through the image's offsets:
+        // copy_clone_layout.rs)
         let create = self.copy_create_options(opts, first_size);
-        let src_layout = self.info.layout();
-        if create.order != Some(self.info.order)
-            || (create.stripe_unit, create.stripe_count)
-                != (src_layout.stripe_unit, src_layout.stripe_count)
-        {
-            // objects are copied one to one
-            return Err(Error::InvalidArgument(
-                "a deep copy of a clone keeps its object size and striping (or flattens)",
-            ));
-        }
         let pio = self
             .io
             .rados()
@@ -177,8 +178,9 @@ impl Image {
         }
         let total = stages.len() as u64;
         let mut from = 0u64;
+        let mut ended_at = None;
         for (i, stage) in stages.iter().enumerate() {
-            let end = stage.snap.map_or(m::NOSNAP, |s| s.id);
+            let end = stage.src.snap_id.unwrap_or(m::NOSNAP);
             let overlap = stage.src.info.parent.as_ref().map(|p| p.overlap);
             self.copy_stage(dest, &stage.src, from, end, spec, overlap)
                 .await?;
@@ -190,9 +192,15 @@ impl Image {
                 }
                 from = s.id;
             }
+            ended_at = stage.snap.map(|s| s.name.as_str());
             progress(i as u64 + 1, total);
         }
-        Ok(())
+        // (DeepCopyRequest::send_copy_object_map: ending at a snapshot, the head's map
+        // is that snapshot's)
+        match ended_at {
+            Some(name) => dest.head_object_map_from_snap(name).await,
+            None => Ok(()),
+        }
     }
 
     /// SetHeadRequest, then the objects changed from source snapshot `from` to `end`.
@@ -239,14 +247,32 @@ impl Image {
             }
         }
         let objects = layout.num_objects(size.max(old_size));
+        let geo = StageGeometry {
+            src: src.info.layout(),
+            dst: layout,
+            old_size,
+            size,
+            overlap: overlap.unwrap_or(0).min(size),
+        };
         let mut next = 0;
         while next < objects {
             let batch = next..(next + OBJECT_BATCH).min(objects);
             next = batch.end;
-            let plans = self.plan_batch(src, batch, from, end).await?;
+            let plans = if geo.src == geo.dst {
+                self.plan_batch(src, batch, from, end).await?
+            } else {
+                let mapped = self.plan_mapped_batch(src, geo, batch, from, end).await?;
+                mapped
+                    .into_iter()
+                    .map(|(o, p)| match p {
+                        MappedPlan::Remove => (o, ObjectPlan::Remove),
+                        p => (o, ObjectPlan::Mapped(p)),
+                    })
+                    .collect()
+            };
             let written: Vec<u64> = plans
                 .iter()
-                .filter(|(_, p)| matches!(p, ObjectPlan::Write { .. }))
+                .filter(|(_, p)| matches!(p, ObjectPlan::Write { .. } | ObjectPlan::Mapped(_)))
                 .map(|(o, _)| *o)
                 .collect();
             let removed: Vec<u64> = plans
@@ -262,15 +288,38 @@ impl Image {
             let n = plans.len() as u64;
             let obj_size = layout.object_size;
             let jobs = plans.into_iter().map(|(object_no, plan)| {
-                let src_io = src.data_io.clone();
+                let src = src.clone();
                 let src_oid = src.object_name(object_no);
                 let dst_io = dest.write_io();
                 let dst_oid = dest.object_name(object_no);
-                async move { apply_plan(&src_io, &src_oid, &dst_io, dst_oid, plan, obj_size).await }
+                async move {
+                    let created = match plan {
+                        ObjectPlan::Mapped(p) => {
+                            apply_mapped(&src, &dst_io, dst_oid, object_no, p, geo).await?
+                        }
+                        p => {
+                            apply_plan(&src.data_io, &src_oid, &dst_io, dst_oid, p, obj_size)
+                                .await?;
+                            true
+                        }
+                    };
+                    Ok((object_no, created))
+                }
             });
-            run_bounded(jobs, n, &mut |_, _| {}).await?;
+            let done = run_bounded(jobs, n, &mut |_, _| {}).await?;
+            // new copy objects left uncreated (nothing to write, no parent to hide)
+            let absent: Vec<u64> = done
+                .into_iter()
+                .filter(|(o, created)| !created && written.contains(o))
+                .map(|(o, _)| o)
+                .collect();
             if let Some(h) = held {
                 h.mark(&dest.io, &removed, state::NONEXISTENT, Some(state::PENDING))
+                    .await?;
+                // (NONEXISTENT only from PENDING, as cls_rbd)
+                h.mark(&dest.io, &absent, state::PENDING, Some(state::EXISTS))
+                    .await?;
+                h.mark(&dest.io, &absent, state::NONEXISTENT, Some(state::PENDING))
                     .await?;
             }
         }
@@ -326,7 +375,7 @@ async fn apply_plan(
     obj_size: u64,
 ) -> Result<()> {
     let (fresh, changed, size, start_size) = match plan {
-        ObjectPlan::Keep => return Ok(()),
+        ObjectPlan::Keep | ObjectPlan::Mapped(_) => return Ok(()),
         ObjectPlan::Remove => {
             return match dst_io.remove(&dst_oid).await {
                 Err(e) if !e.is(Errno::ENOENT) => Err(e.into()),
@@ -391,17 +440,9 @@ fn extents_of(read: &rados::SparseRead) -> Vec<(u64, Bytes)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::snap_set_diff::test_support::clone;
     use denc::SnapId;
-    use rados::{CloneInfo, SnapSet};
-
-    fn clone(id: u64, snaps: &[u64], overlap: &[(u64, u64)], size: u64) -> CloneInfo {
-        CloneInfo {
-            cloneid: SnapId(id),
-            snaps: snaps.iter().map(|&s| SnapId(s)).collect(),
-            overlap: overlap.to_vec(),
-            size,
-        }
-    }
+    use rados::SnapSet;
 
     const HEAD: u64 = SnapId::NOSNAP.0;
 

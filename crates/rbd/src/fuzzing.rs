@@ -37,6 +37,13 @@ pub fn cls_replies(data: &[u8]) {
     let _ = crate::cls::mirror::decode_mirror_mode(data);
     let _ = crate::cls::mirror::decode_mirror_image(data);
     let _ = crate::cls::mirror::decode_migration_spec(data);
+    // journal records (journal.rs)
+    let _ = crate::journal::decode_get_client(data);
+    let _ = crate::journal::decode_client_list(data);
+    let _ = crate::journal::decode_tag_list(data);
+    let _ = crate::journal::decode_image_client_tag_class(data);
+    let _ = crate::journal::decode_client_meta_type(data);
+    let _ = crate::journal::decode_tag_mirror_uuid(data);
     // the `ceph df` reply trash purge --threshold reads
     let _ = crate::trash_purge::parse_df(data);
     if let Ok(info) = denc::decode_exact::<rados::cls::lock::LockInfo>(data) {

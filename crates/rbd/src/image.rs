@@ -407,6 +407,8 @@ impl Image {
     /// `progress(done, total)` counts objects.
     pub(crate) async fn remove_checked_data(&self, progress: impl FnMut(u64, u64)) -> Result<()> {
         self.pre_remove().await?;
+        // `rbd rm` goes through Trash::move, which disables mirroring before any data goes
+        self.disable_mirroring_for_removal().await?;
         let n = self.info.layout().num_objects(self.info.size);
         // nobody else has the image open (no watchers), so the head's map, when the
         // feature is on and the map is flagged valid, says which objects exist

@@ -1,8 +1,9 @@
 //! Mirroring state as librbd reports it (librbd/api/Mirror.cc `mode_get`,
 //! `image_get_info`, `image_get_mode`; librbd/mirror/GetInfoRequest.cc): the pool's mode
-//! and an image's record in `rbd_mirroring`, and whether the image is primary. Enabling,
-//! disabling, promoting or demoting is not done here; journal-based mirroring's
-//! primary flag needs the journal's tag owner, which this client does not read.
+//! and an image's record in `rbd_mirroring`, and whether the image is primary (snapshot
+//! mode: the newest mirror snapshot; journal mode: the journal's tag owner,
+//! `journal.rs`). Disabling before a removal is in `mirror_disable.rs`; enabling,
+//! promoting or demoting is not done here.
 
 use bytes::Bytes;
 
@@ -47,11 +48,25 @@ impl Rbd {
     }
 }
 
-/// Whether the newest mirror snapshot (highest id) says primary
+/// Where an image's copy stands in its mirroring (librbd/mirror/Types.h
+/// `PromotionState`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PromotionState {
+    /// Cannot tell (snapshot mode without a mirror snapshot).
+    Unknown,
+    /// This copy is the primary one.
+    Primary,
+    /// A peer's copy is.
+    NonPrimary,
+    /// None is (demoted).
+    Orphan,
+}
+
+/// The promotion state the newest mirror snapshot (highest id) gives
 /// (GetInfoRequest.cc `calc_promotion_state`); `snaps` are (id, namespace) pairs.
-pub fn snapshot_mode_primary<'a>(
+pub fn snapshot_promotion_state<'a>(
     snaps: impl IntoIterator<Item = (u64, &'a SnapshotNamespace)>,
-) -> bool {
+) -> PromotionState {
     let newest = snaps
         .into_iter()
         .filter_map(|(id, ns)| match ns {
@@ -61,7 +76,24 @@ pub fn snapshot_mode_primary<'a>(
             _ => None,
         })
         .max_by_key(|(id, _)| *id);
-    matches!(newest, Some((_, p)) if first_byte(p) == Some(MIRROR_SNAPSHOT_STATE_PRIMARY))
+    // cls::rbd::MirrorSnapshotState: primary, primary demoted, non-primary, non-primary
+    // demoted (a namespace without it decodes nowhere in librbd: unknown here)
+    match newest.and_then(|(_, p)| first_byte(p)) {
+        None => PromotionState::Unknown,
+        Some(MIRROR_SNAPSHOT_STATE_PRIMARY) => PromotionState::Primary,
+        Some(2) => PromotionState::NonPrimary,
+        Some(_) => PromotionState::Orphan,
+    }
+}
+
+/// The promotion state a journal's tag owner gives (GetInfoRequest.cc
+/// `handle_get_journal_tag_owner`).
+pub fn journal_promotion_state(tag_owner: &str) -> PromotionState {
+    match tag_owner {
+        crate::journal::LOCAL_MIRROR_UUID => PromotionState::Primary,
+        crate::journal::ORPHAN_MIRROR_UUID => PromotionState::Orphan,
+        _ => PromotionState::NonPrimary,
+    }
 }
 
 fn first_byte(b: &Bytes) -> Option<u8> {
@@ -69,9 +101,30 @@ fn first_byte(b: &Bytes) -> Option<u8> {
 }
 
 impl Image {
+    /// The promotion state of this image under mirroring `record`
+    /// (GetInfoRequest): snapshot mode from the newest mirror snapshot, journal mode from
+    /// the journal's tag owner; other modes are [`Error::Unsupported`] (EOPNOTSUPP).
+    pub async fn mirror_promotion_state(&self, record: &mc::MirrorImage) -> Result<PromotionState> {
+        match record.mode {
+            MirrorImageMode::Snapshot => {
+                let snaps = self.snap_list().await?;
+                Ok(snapshot_promotion_state(
+                    snaps.iter().map(|s| (s.id, &s.namespace)),
+                ))
+            }
+            MirrorImageMode::Journal => {
+                let owner = crate::journal::tag_owner(&self.io, &self.info.id).await?;
+                Ok(journal_promotion_state(&owner))
+            }
+            MirrorImageMode::Other(_) => Err(Error::Unsupported {
+                features: 0,
+                what: "an unknown mirror image mode",
+            }),
+        }
+    }
+
     /// The image's mirroring record (`rbd_mirror_image_get_info` and
-    /// `rbd_mirror_image_get_mode`). Journal-mode images are refused
-    /// ([`Error::Unsupported`]): their primary flag is in the journal.
+    /// `rbd_mirror_image_get_mode`): primary when the promotion state is.
     pub async fn mirror_image_get_info(&self) -> Result<MirrorImageInfo> {
         let record = match mc::mirror_image_get(&self.info.id)?
             .call(&self.io, MIRRORING_OBJECT)
@@ -88,18 +141,7 @@ impl Image {
             }
             Err(e) => return Err(e),
         };
-        let primary = match record.mode {
-            MirrorImageMode::Snapshot => {
-                let snaps = self.snap_list().await?;
-                snapshot_mode_primary(snaps.iter().map(|s| (s.id, &s.namespace)))
-            }
-            MirrorImageMode::Journal | MirrorImageMode::Other(_) => {
-                return Err(Error::Unsupported {
-                    features: crate::features::JOURNALING,
-                    what: "reading the primary flag of journal-mode mirroring",
-                });
-            }
-        };
+        let primary = self.mirror_promotion_state(&record).await? == PromotionState::Primary;
         Ok(MirrorImageInfo {
             global_id: record.global_image_id,
             state: record.state,
@@ -133,14 +175,20 @@ mod tests {
     fn newest_mirror_snapshot_decides() {
         let user = SnapshotNamespace::User;
         let (p, np) = (mirror_ns(0), mirror_ns(2));
-        assert!(!snapshot_mode_primary([(1, &user)]));
-        assert!(snapshot_mode_primary([(4, &p), (5, &user)]));
-        assert!(!snapshot_mode_primary([(4, &p), (6, &np)]));
-        assert!(snapshot_mode_primary([(7, &p), (6, &np)]));
+        use PromotionState::*;
+        assert_eq!(snapshot_promotion_state([(1, &user)]), Unknown);
+        assert_eq!(snapshot_promotion_state([(4, &p), (5, &user)]), Primary);
+        assert_eq!(snapshot_promotion_state([(4, &p), (6, &np)]), NonPrimary);
+        assert_eq!(snapshot_promotion_state([(7, &p), (6, &np)]), Primary);
+        let demoted = mirror_ns(1);
+        assert_eq!(snapshot_promotion_state([(4, &p), (8, &demoted)]), Orphan);
+        assert_eq!(journal_promotion_state(""), Primary);
+        assert_eq!(journal_promotion_state("<orphan>"), Orphan);
+        assert_eq!(journal_promotion_state("5e1c9f3a-peer"), NonPrimary);
         let empty = SnapshotNamespace::Other {
             kind: namespace_type::MIRROR,
             payload: Bytes::new(),
         };
-        assert!(!snapshot_mode_primary([(1, &empty)]));
+        assert_eq!(snapshot_promotion_state([(1, &empty)]), Unknown);
     }
 }

@@ -165,7 +165,8 @@ impl Rbd {
 
     /// Removes image `name` and its data (`rbd_remove`, librbd/image/RemoveRequest.cc):
     /// refused while someone watches its header ([`Error::HasWatchers`]) or it has
-    /// snapshots ([`Error::HasSnapshots`]).
+    /// snapshots ([`Error::HasSnapshots`]; mirror snapshots do not count: mirroring is
+    /// disabled first, EINVAL when the image is not primary). Its journal goes too.
     pub async fn remove(&self, name: &str) -> Result<()> {
         self.remove_with_progress(name, |_, _| {}).await
     }
@@ -197,6 +198,8 @@ impl Rbd {
             Err(e) => return Err(e),
         }
         ignore_enoent(self.io.remove(&names::header_object(&id)).await)?;
+        // RemoveRequest::send_journal_remove
+        crate::journal::remove_journal(&self.io, &id).await?;
         ignore_enoent(self.io.remove(&names::object_map_object(&id)).await)?;
         ignore_enoent(self.io.remove(&names::id_object(name)).await)?;
         match m::dir_remove_image(name, &id)?

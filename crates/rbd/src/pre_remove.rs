@@ -19,10 +19,14 @@ impl Image {
     /// some are still used by clones.
     pub(crate) async fn pre_remove(&self) -> Result<()> {
         let snaps = self.snap_list().await?;
-        // mirror snapshots, which librbd leaves to the mirroring's disable, count as
-        // snapshots here: this client does not disable mirroring
+        // mirror snapshots are ignored: the mirroring's disable removes them
+        // (`ignore_snapshot`)
         let (trash, kept): (Vec<_>, Vec<_>) = snaps
             .into_iter()
+            .filter(|s| {
+                !matches!(&s.namespace, SnapshotNamespace::Other { kind, .. }
+                    if *kind == crate::cls::snap::namespace_type::MIRROR)
+            })
             .partition(|s| matches!(s.namespace, SnapshotNamespace::Trash { .. }));
         if !kept.is_empty() {
             return Err(Error::HasSnapshots(kept.len()));

@@ -183,12 +183,15 @@ pub fn calc_snap_set_diff(snap_set: &SnapSet, start: u64, end: u64) -> ObjectDif
     out
 }
 
+/// Clone lists for unit tests (here and in copy_clone.rs).
 #[cfg(test)]
-mod tests {
-    use super::*;
+pub(crate) mod test_support {
+    use denc::SnapId;
     use rados::CloneInfo;
 
-    fn clone(id: u64, snaps: &[u64], overlap: &[(u64, u64)], size: u64) -> CloneInfo {
+    /// A clone entry: clone id (`NOSNAP`: the head), the snapshots it serves, the ranges
+    /// it shares with the next newer one, its size.
+    pub(crate) fn clone(id: u64, snaps: &[u64], overlap: &[(u64, u64)], size: u64) -> CloneInfo {
         CloneInfo {
             cloneid: SnapId(id),
             snaps: snaps.iter().map(|&s| SnapId(s)).collect(),
@@ -196,6 +199,12 @@ mod tests {
             size,
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_support::clone;
+    use super::*;
 
     #[test]
     fn intervals() {

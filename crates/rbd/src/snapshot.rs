@@ -230,7 +230,7 @@ impl Image {
     }
 
     /// The exclusive lock with writes stopped (`None` for images without the feature).
-    async fn snap_lock(&self) -> Result<Option<ExclusiveAccess>> {
+    pub(crate) async fn snap_lock(&self) -> Result<Option<ExclusiveAccess>> {
         match &self.lock {
             Some(l) => {
                 let g = l.exclusive_access(self.state.num_objs()).await?;
@@ -418,6 +418,12 @@ impl Image {
             } else {
                 Err(Error::SnapshotBusy(info.name))
             };
+        }
+        // SnapshotRemoveRequest::remove_image_state: a mirror snapshot's image state
+        if matches!(&info.namespace, SnapshotNamespace::Other { kind, .. }
+            if *kind == crate::cls::snap::namespace_type::MIRROR)
+        {
+            self.remove_mirror_image_state(id).await?;
         }
         if self.info.features & features::OBJECT_MAP != 0 {
             let held = guard.as_ref().and_then(|g| g.as_ref());
@@ -690,7 +696,7 @@ impl Image {
 
     /// object_map/SnapshotRollbackRequest: the head's map becomes the snapshot's (flagged
     /// invalid when the snapshot's was).
-    async fn rollback_object_map(&self, id: u64, held: Option<&Held>) -> Result<()> {
+    pub(crate) async fn rollback_object_map(&self, id: u64, held: Option<&Held>) -> Result<()> {
         let head = names::object_map_object(&self.info.id);
         match self.valid_snap_object_map(id).await? {
             Some(map) => {

@@ -138,6 +138,36 @@ impl Layout {
         out.sort_by_key(|e| e.object_no);
         out
     }
+
+    /// The image ranges that bytes `off..off + len` of object `object_no` hold
+    /// (`Striper::extent_to_file`), in object order as `(image offset, length)`; pieces
+    /// adjacent in the image are merged. The range is cut at the object's end.
+    pub fn object_to_file(&self, object_no: u64, off: u64, len: u64) -> Vec<(u64, u64)> {
+        let su = self.stripe_unit.max(1);
+        let sc = self.stripe_count.max(1);
+        let stripes_per_object = self.object_size / su;
+        let first_stripe = (object_no / sc).saturating_mul(stripes_per_object);
+        let stripepos = object_no % sc;
+        let end = off.saturating_add(len).min(self.object_size);
+        let mut out: Vec<(u64, u64)> = Vec::new();
+        let mut cur = off;
+        while cur < end {
+            let in_unit = cur % su;
+            let n = (su - in_unit).min(end - cur);
+            let stripeno = first_stripe.saturating_add(cur / su);
+            let image_off = stripeno
+                .saturating_mul(sc)
+                .saturating_add(stripepos)
+                .saturating_mul(su)
+                .saturating_add(in_unit);
+            match out.last_mut() {
+                Some(last) if last.0 + last.1 == image_off => last.1 += n,
+                _ => out.push((image_off, n)),
+            }
+            cur += n;
+        }
+        out
+    }
 }
 
 #[cfg(test)]
@@ -216,6 +246,32 @@ mod tests {
             }
         }
         assert_eq!(seen.len() as u64, len);
+    }
+
+    #[test]
+    fn objects_map_back_to_the_image() {
+        for l in [
+            Layout::new(16384, 1024, 5).unwrap(),
+            Layout::simple(14),
+            Layout::new(16384, 4096, 1).unwrap(),
+        ] {
+            for object_no in [0, 3, 7, 12] {
+                let mut at = 100;
+                let pieces = l.object_to_file(object_no, 100, 20000);
+                for (img, n) in pieces {
+                    for i in [0, n / 2, n - 1] {
+                        assert_eq!(l.locate(img + i), (object_no, at + i));
+                    }
+                    at += n;
+                }
+                // cut at the object's end
+                assert_eq!(at, 16384);
+            }
+        }
+        assert_eq!(
+            Layout::simple(12).object_to_file(2, 0, 4096),
+            vec![(8192, 4096)]
+        );
     }
 
     #[test]

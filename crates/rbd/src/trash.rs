@@ -91,18 +91,24 @@ async fn notify_image_added(io: &rados::IoCtx, id: &str, spec: &TrashImageSpec) 
     }
 }
 
-/// What `Trash<I>::move` refuses, in its order: mirroring it would have to disable (not
-/// done here), an exclusive lock it cannot obtain (EBUSY), a migration (EBUSY), a group
-/// (EMLINK, as Tentacle; Pacific and Reef move grouped images and leave the group
-/// pointing into the trash), and features this client cannot lock for.
+/// What `Trash<I>::move` does and refuses, in its order: snapshot-based mirroring is
+/// disabled first (`mirror_disable.rs`: EINVAL when not primary), an exclusive lock it
+/// cannot obtain (EBUSY), a migration (EBUSY), a group (EMLINK, as Tentacle; Pacific and
+/// Reef move grouped images and leave the group pointing into the trash), features this
+/// client cannot lock for; then journal-based mirroring is disabled.
 async fn check_movable(image: &Image, name: &str) -> Result<()> {
-    match crate::cls::mirror::mirror_image_get(&image.info.id)?
+    let mirror_mode = match crate::cls::mirror::mirror_image_get(&image.info.id)?
         .call(&image.io, crate::mirror::MIRRORING_OBJECT)
         .await
     {
-        Ok(_) => return Err(Error::MirroringEnabled(name.to_owned())),
-        Err(e) if e.is_enoent() => {}
+        Ok(b) => Some(crate::cls::mirror::decode_mirror_image(&b)?.mode),
+        Err(e) if e.is_enoent() => None,
         Err(e) => return Err(e),
+    };
+    let snapshot_mode = mirror_mode == Some(crate::cls::mirror::MirrorImageMode::Snapshot);
+    if snapshot_mode {
+        // a remote rbd-mirror might hold the lock: disabling makes it close the image
+        image.disable_mirroring_for_removal().await?;
     }
     if image.lock.is_some() {
         // Operations::prepare_image_update(request_lock = true): ask the owner for it
@@ -132,6 +138,9 @@ async fn check_movable(image: &Image, name: &str) -> Result<()> {
             features: unlockable,
             what: "moving images with them to the trash",
         });
+    }
+    if mirror_mode.is_some() && !snapshot_mode {
+        image.disable_mirroring_for_removal().await?;
     }
     Ok(())
 }
@@ -420,6 +429,8 @@ impl Rbd {
             return Err(e);
         }
         ok_or_enoent(io.remove(&names::header_object(id)).await)?;
+        // RemoveRequest::send_journal_remove
+        crate::journal::remove_journal(io, id).await?;
         ok_or_enoent(io.remove(&names::object_map_object(id)).await)?;
         match t::trash_remove(id)?.call(io, names::TRASH).await {
             Ok(_) => {}

@@ -343,6 +343,25 @@ pub fn mirror_image_get(image_id: &str) -> Result<Method> {
     Method::new("mirror_image_get", |w| w.put(image_id))
 }
 
+/// `mirror_image_set` of image `image_id` (on `rbd_mirroring`): its record becomes
+/// `image` (cls_rbd_client.cc: image id, then the `MirrorImage`).
+pub fn mirror_image_set(image_id: &str, image: &MirrorImage) -> Result<Method> {
+    Method::new("mirror_image_set", |w| {
+        w.put(image_id);
+        // cls_rbd_types.cc MirrorImage::encode: ENCODE_START(2, 1)
+        w.versioned(2, 1, |w| {
+            w.put(&image.global_image_id);
+            w.put_u8(image.state.code());
+            w.put_u8(image.mode.code());
+        });
+    })
+}
+
+/// `mirror_image_remove` of image `image_id` (on `rbd_mirroring`; ENOENT: no record).
+pub fn mirror_image_remove(image_id: &str) -> Result<Method> {
+    Method::new("mirror_image_remove", |w| w.put(image_id))
+}
+
 /// `migration_get` (on an image header; ENOENT: not migrating).
 pub fn migration_get() -> Result<Method> {
     Method::new("migration_get", |_| {})

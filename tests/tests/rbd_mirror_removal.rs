@@ -1,0 +1,284 @@
+//! Mirroring on the way out, against the real cluster of `CEPH_CONF` with Ceph's `rbd` as
+//! the judge. Each test works in a namespace of its own with image-mode mirroring (no
+//! peer needed): an image with snapshot-based mirroring (a primary mirror snapshot, a
+//! user snapshot, some data) moved to the trash or removed here ends as after `rbd`'s
+//! (its `rbd_mirroring` entries, mirror snapshots and their image-state objects gone,
+//! `rbd mirror image status` says it is not enabled, the user snapshot kept); a demoted
+//! (non-primary) image is refused with EINVAL by both and keeps its mirroring. An image
+//! with journal-based mirroring removed here, as by `rbd rm`, leaves neither its
+//! mirroring record nor its journal (header and data objects); moving it to the trash is
+//! refused (EOPNOTSUPP: this client does not lock journaling images; librbd moves it).
+//! (Journal-based mirroring's primary flag: rbd_status.rs.)
+
+use interop_tests::{
+    ceph_tool, connect, rbd_tool as rbd, rbd_tool_json as rbd_json, run, try_ceph_tool, unique_name,
+};
+use rbd::{OpenMode, Rbd};
+
+/// A namespace with image-mode mirroring, and our pool handle in it.
+async fn mirrored_namespace(label: &str) -> (String, Rbd) {
+    let ns = unique_name(label);
+    rbd(&["namespace", "create", &format!("rbd/{ns}")]);
+    // Reef and later need the default namespace mirrored too (left on, as
+    // rbd_status_cli.rs does: it mirrors nothing by itself)
+    rbd(&["mirror", "pool", "enable", "rbd", "image"]);
+    rbd(&["mirror", "pool", "enable", &format!("rbd/{ns}"), "image"]);
+    let rados = connect().await;
+    let io = rados.ioctx("rbd").await.unwrap().with_namespace(ns.clone());
+    (ns, Rbd::new(io))
+}
+
+fn drop_namespace(ns: &str) {
+    rbd(&["mirror", "pool", "disable", &format!("rbd/{ns}")]);
+    rbd(&["namespace", "rm", &format!("rbd/{ns}")]);
+}
+
+/// The keys of the namespace's `rbd_mirroring` object, and its objects named after
+/// image `id`'s mirror snapshots' image state.
+fn mirroring_leftovers(ns: &str, id: &str) -> (Vec<String>, Vec<String>) {
+    let keys = String::from_utf8(
+        ceph_tool(
+            "rados",
+            &[
+                "-p",
+                "rbd",
+                "--namespace",
+                ns,
+                "listomapkeys",
+                "rbd_mirroring",
+            ],
+        )
+        .stdout,
+    )
+    .unwrap();
+    let objects =
+        String::from_utf8(ceph_tool("rados", &["-p", "rbd", "--namespace", ns, "ls"]).stdout)
+            .unwrap();
+    let state_prefix = format!("rbd_mirror_snapshot.{id}.");
+    (
+        keys.lines()
+            .filter(|k| k.starts_with("image_") || k.starts_with("global_"))
+            .map(str::to_owned)
+            .collect(),
+        objects
+            .lines()
+            .filter(|o| o.starts_with(&state_prefix))
+            .map(str::to_owned)
+            .collect(),
+    )
+}
+
+/// An image with snapshot-based mirroring (its first mirror snapshot), data and a user
+/// snapshot `keep`; returns its id.
+fn snapshot_mirrored_image(spec: &str) -> String {
+    rbd(&["create", spec, "--size", "8M", "--object-size", "1M"]);
+    rbd(&["mirror", "image", "enable", spec, "snapshot"]);
+    rbd(&["bench", "--io-type", "write", "--io-total", "2M", spec]);
+    rbd(&["snap", "create", &format!("{spec}@keep")]);
+    rbd_json(&["info", spec])["id"].as_str().unwrap().to_owned()
+}
+
+/// The names and namespaces of image `id`'s snapshots (`rbd snap ls --all`).
+fn all_snaps(ns: &str, id: &str) -> Vec<(String, String)> {
+    rbd_json(&[
+        "snap",
+        "ls",
+        "--all",
+        "--pool",
+        "rbd",
+        "--namespace",
+        ns,
+        "--image-id",
+        id,
+    ])
+    .as_array()
+    .unwrap()
+    .iter()
+    .map(|s| {
+        (
+            s["name"].as_str().unwrap().to_owned(),
+            s["namespace"]["type"].as_str().unwrap_or("").to_owned(),
+        )
+    })
+    .collect()
+}
+
+fn mirror_status_enabled(spec: &str) -> bool {
+    try_ceph_tool("rbd", &["mirror", "image", "status", spec])
+        .status
+        .success()
+}
+
+#[test]
+fn snapshot_mirroring_is_disabled_on_trash_move_and_removal_as_rbd() {
+    run(async {
+        let (ns, pool) = mirrored_namespace("rbd-mirrm").await;
+        let mut trashed = Vec::new();
+        for ours in [true, false] {
+            // trash move: the user snapshot stays, the mirror snapshots go
+            let name = unique_name("rbd-mirrm-mv");
+            let spec = format!("rbd/{ns}/{name}");
+            let id = snapshot_mirrored_image(&spec);
+            let before = all_snaps(&ns, &id);
+            assert!(before.iter().any(|s| s.1 == "mirror"), "{before:?}");
+            assert!(!mirroring_leftovers(&ns, &id).0.is_empty());
+            assert!(mirror_status_enabled(&spec));
+            if ours {
+                assert_eq!(pool.trash_move(&name, 0).await.unwrap(), id);
+            } else {
+                rbd(&["trash", "mv", &spec]);
+            }
+            assert_eq!(
+                all_snaps(&ns, &id),
+                vec![("keep".to_owned(), "user".to_owned())],
+                "ours {ours}"
+            );
+            assert_eq!(
+                mirroring_leftovers(&ns, &id),
+                (vec![], vec![]),
+                "ours {ours}"
+            );
+            trashed.push(id);
+
+            // removal
+            let name = unique_name("rbd-mirrm-rm");
+            let spec = format!("rbd/{ns}/{name}");
+            let id = snapshot_mirrored_image(&spec);
+            rbd(&["snap", "rm", &format!("{spec}@keep")]);
+            if ours {
+                pool.remove(&name).await.unwrap();
+            } else {
+                rbd(&["rm", &spec, "--no-progress"]);
+            }
+            assert!(!mirror_status_enabled(&spec));
+            assert_eq!(
+                mirroring_leftovers(&ns, &id),
+                (vec![], vec![]),
+                "ours {ours}"
+            );
+            let objects = ceph_tool("rados", &["-p", "rbd", "--namespace", &ns, "ls"]).stdout;
+            assert!(
+                !String::from_utf8(objects).unwrap().contains(&id),
+                "objects of {id} left (ours {ours})"
+            );
+        }
+
+        // a demoted image: EINVAL from both, its mirroring untouched
+        let name = unique_name("rbd-mirrm-demoted");
+        let spec = format!("rbd/{ns}/{name}");
+        let id = snapshot_mirrored_image(&spec);
+        rbd(&["snap", "rm", &format!("{spec}@keep")]);
+        rbd(&["mirror", "image", "demote", &spec]);
+        let image = pool.open(&name, OpenMode::ReadOnly).await.unwrap();
+        let info = image.mirror_image_get_info().await.unwrap();
+        image.close().await.unwrap();
+        assert!(!info.primary);
+        assert_eq!(rbd_json(&["info", &spec])["mirroring"]["primary"], false);
+        let e = pool.trash_move(&name, 0).await.unwrap_err();
+        assert!(e.is(rados::Errno::EINVAL), "{e}");
+        let e = pool.remove(&name).await.unwrap_err();
+        assert!(e.is(rados::Errno::EINVAL), "{e}");
+        for args in [
+            vec!["trash", "mv", &spec],
+            vec!["rm", &spec, "--no-progress"],
+        ] {
+            assert_eq!(
+                try_ceph_tool("rbd", &args).status.code(),
+                Some(22),
+                "{args:?}"
+            );
+        }
+        assert!(mirror_status_enabled(&spec));
+        assert_eq!(mirroring_leftovers(&ns, &id).0.len(), 2);
+        rbd(&["mirror", "image", "promote", &spec]);
+        pool.remove(&name).await.unwrap();
+
+        for id in trashed {
+            rbd(&[
+                "snap",
+                "purge",
+                "--pool",
+                "rbd",
+                "--namespace",
+                &ns,
+                "--image-id",
+                &id,
+            ]);
+            rbd(&[
+                "trash",
+                "rm",
+                "--pool",
+                "rbd",
+                "--namespace",
+                &ns,
+                &id,
+                "--no-progress",
+            ]);
+        }
+        drop_namespace(&ns);
+    });
+}
+
+/// The namespace's objects named after image `id`.
+fn objects_of(ns: &str, id: &str) -> Vec<String> {
+    String::from_utf8(ceph_tool("rados", &["-p", "rbd", "--namespace", ns, "ls"]).stdout)
+        .unwrap()
+        .lines()
+        .filter(|o| o.contains(id))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn journal_mirrored_images_leave_mirroring_and_journal_on_removal() {
+    run(async {
+        let (ns, pool) = mirrored_namespace("rbd-mirjr").await;
+        for ours in [true, false] {
+            let name = unique_name("rbd-mirjr");
+            let spec = format!("rbd/{ns}/{name}");
+            rbd(&["create", &spec, "--size", "8M"]);
+            rbd(&["feature", "enable", &spec, "journaling"]);
+            rbd(&["mirror", "image", "enable", &spec, "journal"]);
+            // librbd's writes go through the journal: data objects of its own
+            rbd(&["bench", "--io-type", "write", "--io-total", "1M", &spec]);
+            let id = rbd_json(&["info", &spec])["id"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            let objects = objects_of(&ns, &id);
+            assert!(
+                objects.iter().any(|o| o.starts_with("journal_data.")),
+                "{objects:?}"
+            );
+            assert_eq!(mirroring_leftovers(&ns, &id).0.len(), 2);
+            if ours {
+                // moving journaling images to the trash is not done here (librbd does)
+                let e = pool.trash_move(&name, 0).await.unwrap_err();
+                assert!(e.is(rados::Errno::EOPNOTSUPP), "{e}");
+                pool.remove(&name).await.unwrap();
+            } else {
+                rbd(&["rm", &spec, "--no-progress"]);
+            }
+            assert_eq!(
+                mirroring_leftovers(&ns, &id),
+                (vec![], vec![]),
+                "ours {ours}"
+            );
+            assert_eq!(objects_of(&ns, &id), Vec::<String>::new(), "ours {ours}");
+        }
+        // moved by rbd (which disables the mirroring), removed from the trash here
+        let name = unique_name("rbd-mirjr-trash");
+        let spec = format!("rbd/{ns}/{name}");
+        rbd(&["create", &spec, "--size", "8M"]);
+        rbd(&["feature", "enable", &spec, "journaling"]);
+        rbd(&["bench", "--io-type", "write", "--io-total", "1M", &spec]);
+        let id = rbd_json(&["info", &spec])["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        rbd(&["trash", "mv", &spec]);
+        pool.trash_remove(&id, true).await.unwrap();
+        assert_eq!(objects_of(&ns, &id), Vec::<String>::new());
+        drop_namespace(&ns);
+    });
+}
