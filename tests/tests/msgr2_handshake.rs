@@ -287,6 +287,55 @@ fn cephx_handshake_and_first_message() {
     }
 }
 
+/// A client asking for on-wire compression (as `ms_osd_compress_mode = force` does) in each
+/// mode the cluster allows: Quincy+ servers answer COMPRESSION_DONE(false) to clients
+/// (compressor_registry.cc compresses with OSD peers only), Pacific skips the phase; either
+/// way the session works uncompressed.
+#[test]
+fn compression_asked_of_a_real_server_is_declined() {
+    let c = require_cluster!();
+    let allowed = c
+        .mon_modes
+        .clone()
+        .unwrap_or_else(|| vec![ConMode::SECURE, ConMode::CRC]);
+    for mode in allowed {
+        for pipeline in [true, false] {
+            let auth = cephx_client(&c, vec![mode])
+                .expect("a client.admin key in the keyring of CEPH_CONF");
+            let mut stream = TcpStream::connect(c.mon).unwrap();
+            let mut cfg = mon_config(&c, pipeline);
+            cfg.compression = msgr2::CompressionSettings {
+                mode: msgr2::CompressionMode::Force,
+                methods: msgr2::CompressionAlgorithm::ALL.to_vec(),
+                min_size: 0,
+                allow_secure: true,
+            };
+            let mut conn = Connection::new(cfg, auth, Instant::now());
+            let events = drive(&mut conn, &mut stream, Duration::from_secs(10), |e, _| {
+                matches!(e, Event::Connected(_))
+            });
+            assert!(
+                matches!(events.last(), Some(Event::Connected(_))),
+                "{mode} pipeline={pipeline}: {events:?}"
+            );
+            assert_eq!(conn.compression(), None, "{mode}: a server compressed");
+            conn.send_message(Message::new(MSG_MON_GET_MAP, 1, 1, Bytes::new()))
+                .unwrap();
+            let events = drive(
+                &mut conn,
+                &mut stream,
+                Duration::from_secs(10),
+                |e, _| matches!(e, Event::Message(m) if m.header.msg_type == MSG_MON_MAP),
+            );
+            assert!(
+                matches!(events.last(), Some(Event::Message(m)) if m.front.len() > 50),
+                "{mode}: {events:?}"
+            );
+            conn.close();
+        }
+    }
+}
+
 #[tokio::test]
 async fn cephx_through_the_tokio_driver() {
     let c = require_cluster!();

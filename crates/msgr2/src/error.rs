@@ -74,6 +74,27 @@ pub enum Error {
     /// The peer sent a compressed frame but compression was not negotiated.
     #[error("peer sent a compressed frame but compression was not negotiated")]
     UnexpectedCompression,
+    /// A compressed segment does not decompress.
+    #[error("cannot decompress a {algorithm} segment: {reason}")]
+    Decompress {
+        /// The negotiated algorithm.
+        algorithm: &'static str,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// A compressed segment declares (or inflates to) more than the frame limit allows.
+    #[error("{algorithm} segment decompresses to {len} bytes, over the limit of {limit}")]
+    DecompressedTooLarge {
+        /// The negotiated algorithm.
+        algorithm: &'static str,
+        /// The declared (or reached) length.
+        len: u64,
+        /// What the frame limit leaves for this segment.
+        limit: u64,
+    },
+    /// COMPRESSION_DONE turned compression on with a method we did not offer.
+    #[error("server chose compression method {0}, which we did not offer")]
+    CompressionMethodNotOffered(u32),
     /// The transmit nonce would repeat (2^64 frames sent).
     #[error("AES-GCM transmit nonces exhausted")]
     NonceExhausted,

@@ -9,6 +9,7 @@ use denc::{AddrType, AuthName, EntityAddr, EntityAddrVec, EntityType};
 
 use crate::auth::{AuthNone, ConMode};
 use crate::banner::{Banner, FEATURE_REVISION_1};
+use crate::compression::CompressionAlgorithm;
 use crate::connection::{Connection, ConnectionConfig};
 use crate::crypto::secure_pair;
 use crate::frame::{Frame, FrameDecoder, FrameEncoder, FrameLimits, Tag};
@@ -77,14 +78,31 @@ fn inspect(frame: Frame) {
 /// The crc-mode frame decoder on arbitrary bytes. If the first byte is odd, the crcs in the
 /// rest are fixed up first (preamble, first segment, epilogue), so that mutations reach the
 /// checks behind them: lengths, late status, typed payloads.
+///
+/// If the first byte has bit 1 set, compression is negotiated (algorithm from bits 2-3):
+/// frames flagged compressed are decompressed, and the rest of the input is also fed to
+/// that algorithm's segment decompressor directly.
 pub fn fuzz_frame_decoder_crc(data: &[u8]) {
+    let mut dec = FrameDecoder::crc(LIMITS);
     match data.split_first() {
-        Some((sel, rest)) if sel & 1 == 1 => {
-            let mut fixed = rest.to_vec();
-            fix_crcs(&mut fixed);
-            drive_decoder(&mut FrameDecoder::crc(LIMITS), &fixed);
+        Some((sel, rest)) => {
+            if sel & 2 == 2 {
+                let algorithm = CompressionAlgorithm::ALL
+                    .get(usize::from(sel >> 2) % CompressionAlgorithm::ALL.len())
+                    .copied()
+                    .unwrap_or(CompressionAlgorithm::Snappy);
+                dec.set_decompression(Some(algorithm));
+                let _ = algorithm.decompress(rest, 1 << 20);
+            }
+            if sel & 1 == 1 {
+                let mut fixed = rest.to_vec();
+                fix_crcs(&mut fixed);
+                drive_decoder(&mut dec, &fixed);
+            } else {
+                drive_decoder(&mut dec, data);
+            }
         }
-        _ => drive_decoder(&mut FrameDecoder::crc(LIMITS), data),
+        None => drive_decoder(&mut dec, data),
     }
 }
 
@@ -378,6 +396,34 @@ mod tests {
             n += 1;
         }
         assert_eq!(n, 22);
+    }
+
+    /// Frames Ceph OSDs compressed (see compression/testdata), through the crc target with
+    /// compression negotiated, whole and mutated (crcs repaired, so the corrupt compressed
+    /// segments reach the decompressors).
+    #[test]
+    fn compressed_frames_from_ceph_and_mutations() {
+        let frames: [&[u8]; 4] = [
+            include_bytes!("compression/testdata/snappy-4seg.bin"),
+            include_bytes!("compression/testdata/zlib-4seg.bin"),
+            include_bytes!("compression/testdata/zstd-4seg.bin"),
+            include_bytes!("compression/testdata/lz4-4seg.bin"),
+        ];
+        for (i, frame) in (0u8..).zip(frames) {
+            let mut data = vec![1 | 2 | (i << 2)];
+            data.extend_from_slice(frame);
+            fuzz_frame_decoder_crc(&data);
+            let mut x = 0x2545_f491_u32 ^ u32::from(i);
+            for _ in 0..300 {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                let mut m = data.clone();
+                let at = 1 + (x as usize) % (m.len() - 1);
+                m[at] ^= x.to_le_bytes()[1] | 1;
+                fuzz_frame_decoder_crc(&m);
+            }
+        }
     }
 
     #[test]

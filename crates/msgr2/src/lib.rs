@@ -16,8 +16,9 @@
 //! * `driver` (feature `tokio`): one task per connection that moves bytes between a
 //!   `TcpStream` and a [`Connection`].
 //!
-//! On-wire compression (Quincy+) is parsed but never offered: frames arriving compressed are
-//! rejected because we never negotiate compression.
+//! * [`compression`]: on-wire compression (Quincy+): offered when
+//!   [`ConnectionConfig::compression`] asks for it, byte-compatible with Ceph's snappy, zlib,
+//!   zstd and lz4 plugins. Real servers compress only with OSD peers, never with clients.
 #![warn(
     clippy::indexing_slicing,
     clippy::unwrap_used,
@@ -29,6 +30,7 @@
 pub mod auth;
 pub mod banner;
 pub mod cephx_auth;
+pub mod compression;
 pub mod connection;
 pub mod crc;
 mod crypto;
@@ -45,6 +47,9 @@ pub mod fuzzing;
 
 pub use auth::{AuthClient, AuthError, AuthMethod, AuthNone, AuthSuccess, ConMode};
 pub use banner::Banner;
+pub use compression::{
+    CompressionAlgorithm, CompressionMode, CompressionSettings, OnwireCompression,
+};
 pub use connection::{CloseReason, Connection, ConnectionConfig, Event, SessionInfo};
 pub use crypto::{GcmRx, GcmTx, secure_pair};
 pub use error::Error;

@@ -10,6 +10,7 @@ use sha2::Sha256;
 use super::{Connection, State};
 use crate::auth::ConMode;
 use crate::banner::{Banner, FEATURE_COMPRESSION};
+use crate::compression::{CompressionAlgorithm, CompressionMode, OnwireCompression};
 use crate::crypto::secure_pair;
 use crate::error::Error;
 use crate::frame::{FrameDecoder, FrameEncoder};
@@ -92,8 +93,7 @@ impl Connection {
                     method,
                 },
             ) => {
-                // we asked for none; like Ceph, a mismatch means no compression either way
-                tracing::debug!(is_compress, method, "compression negotiated off");
+                self.handle_compression_done(is_compress, method)?;
                 self.compression_pending = false;
                 self.start_session()
             }
@@ -160,7 +160,8 @@ impl Connection {
         self.pending_tx_transcript = Some(tx_transcript);
         self.send_control(&ControlFrame::AuthSignature(AuthSignature { signature }))?;
         self.state = State::AuthSignature;
-        self.compression_pending = self.config.negotiate_compression
+        self.compression_pending = (self.config.negotiate_compression
+            || self.config.compression.mode != CompressionMode::None)
             && self
                 .peer_banner
                 .is_some_and(|b| b.supported & FEATURE_COMPRESSION != 0);
@@ -190,11 +191,50 @@ impl Connection {
         }
     }
 
+    /// ProtocolV2.cc `send_compression_request`: whether we want compression in this
+    /// connection mode, and our methods, preferred first.
     fn send_compression_request(&mut self) -> Result<(), Error> {
+        let settings = &self.config.compression;
+        self.compression_requested = settings.wanted(self.con_mode == ConMode::SECURE);
+        // Ceph sends its list even when not asking; without a mode we send none (the
+        // server reads the list only when asked)
+        let preferred_methods = if settings.mode == CompressionMode::None {
+            Vec::new()
+        } else {
+            settings.method_ids()
+        };
+        tracing::debug!(
+            is_compress = self.compression_requested,
+            ?preferred_methods,
+            "requesting compression"
+        );
         self.send_control(&ControlFrame::CompressionRequest {
-            is_compress: false,
-            preferred_methods: Vec::new(),
+            is_compress: self.compression_requested,
+            preferred_methods,
         })
+    }
+
+    /// ProtocolV2.cc `handle_compression_done`: compression is on only if both sides want
+    /// it; then both directions use the server's method from the next frame on.
+    fn handle_compression_done(&mut self, is_compress: bool, method: u32) -> Result<(), Error> {
+        tracing::debug!(
+            is_compress,
+            method,
+            asked = self.compression_requested,
+            "compression negotiated"
+        );
+        if !(is_compress && self.compression_requested) {
+            return Ok(());
+        }
+        let algorithm = CompressionAlgorithm::from_id(method)
+            .filter(|a| self.config.compression.methods.contains(a))
+            .ok_or(Error::CompressionMethodNotOffered(method))?;
+        self.encoder.set_compression(Some(OnwireCompression {
+            algorithm,
+            min_size: self.config.compression.min_size,
+        }));
+        self.decoder.set_decompression(Some(algorithm));
+        Ok(())
     }
 
     /// HMAC-SHA256 of `transcript` with the session key; zeros without one (auth none).

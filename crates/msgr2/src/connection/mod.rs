@@ -61,9 +61,13 @@ pub struct ConnectionConfig {
     pub resume: Option<ResumeSession>,
     /// Frame size limits.
     pub limits: FrameLimits,
-    /// Advertise msgr2 COMPRESSION and run the (Quincy+) compression negotiation, always
-    /// declining compression. Off by default: then the server skips the phase.
+    /// Advertise msgr2 COMPRESSION and run the (Quincy+) compression negotiation even when
+    /// `compression` does not ask for it (then declining). Off by default: the server
+    /// skips the phase unless `compression` asks for it.
     pub negotiate_compression: bool,
+    /// On-wire compression to ask for (the `ms_osd_compress*` options; default none).
+    /// Ceph servers grant it to OSD peers only, so a client never gets it from a cluster.
+    pub compression: crate::compression::CompressionSettings,
     /// Send HELLO and AUTH_REQUEST right behind the banner, and CLIENT_IDENT right behind
     /// AUTH_SIGNATURE, instead of waiting for the peer's turn (saves two round trips; the
     /// server reads frames in order either way).
@@ -101,6 +105,7 @@ impl ConnectionConfig {
             resume: None,
             limits: FrameLimits::default(),
             negotiate_compression: false,
+            compression: crate::compression::CompressionSettings::default(),
             pipeline: true,
             verify_peer_addr: true,
             handshake_timeout: Some(Duration::from_secs(30)),
@@ -270,6 +275,8 @@ pub struct Connection {
     my_addr: Option<EntityAddr>,
     ident_sent: bool,
     compression_pending: bool,
+    /// Whether our COMPRESSION_REQUEST asked for compression.
+    compression_requested: bool,
 
     global_seq: u64,
     connect_seq: u64,
@@ -303,7 +310,9 @@ impl Connection {
     /// ready to transmit at once.
     pub fn new(config: ConnectionConfig, auth: Box<dyn AuthClient>, now: Instant) -> Self {
         let mut supported = crate::banner::FEATURE_REVISION_1;
-        if config.negotiate_compression {
+        if config.negotiate_compression
+            || config.compression.mode != crate::compression::CompressionMode::None
+        {
             supported |= crate::banner::FEATURE_COMPRESSION;
         }
         let our_banner = Banner {
@@ -341,6 +350,7 @@ impl Connection {
             con_mode: ConMode::UNKNOWN,
             ident_sent: false,
             compression_pending: false,
+            compression_requested: false,
             connect_seq,
             server_cookie,
             out_seq,
@@ -561,6 +571,11 @@ impl Connection {
     /// The established session, once READY.
     pub fn session(&self) -> Option<&SessionInfo> {
         self.session.as_ref()
+    }
+
+    /// The on-wire compression COMPRESSION_DONE turned on (both directions), if any.
+    pub fn compression(&self) -> Option<crate::compression::CompressionAlgorithm> {
+        self.encoder.compression().map(|c| c.algorithm)
     }
 
     /// The config this connection runs with.

@@ -18,6 +18,7 @@ use super::{
     GCM_TAG_LEN, INLINE_LEN, MAX_SEGMENTS, PREAMBLE_LEN, Preamble, RecvPoolStats,
     SECURE_PREAMBLE_LEN, check_late_status, le32, padded,
 };
+use crate::compression::CompressionAlgorithm;
 use crate::crc;
 use crate::crypto::GcmRx;
 use crate::error::Error;
@@ -34,6 +35,8 @@ pub struct FrameDecoder {
     /// caller's receive buffer holds nothing of it).
     large: Option<BytesMut>,
     pool: RecvPool,
+    /// The negotiated compression: frames flagged compressed are decompressed with it.
+    decompression: Option<CompressionAlgorithm>,
 }
 
 impl FrameDecoder {
@@ -45,6 +48,7 @@ impl FrameDecoder {
             pending: None,
             large: None,
             pool: RecvPool::new(limits.recv_pool),
+            decompression: None,
         }
     }
 
@@ -56,6 +60,7 @@ impl FrameDecoder {
             pending: None,
             large: None,
             pool: RecvPool::new(limits.recv_pool),
+            decompression: None,
         }
     }
 
@@ -68,6 +73,12 @@ impl FrameDecoder {
     /// True in secure mode.
     pub fn is_secure(&self) -> bool {
         self.rx.is_some()
+    }
+
+    /// Accepts frames compressed with `algorithm` from now on (after COMPRESSION_DONE).
+    /// Without it a compressed frame is an error.
+    pub fn set_decompression(&mut self, algorithm: Option<CompressionAlgorithm>) {
+        self.decompression = algorithm;
     }
 
     /// True while part of a frame has been received.
@@ -159,6 +170,9 @@ impl FrameDecoder {
                 Some(rx) => finish_secure(rx, &preamble, &mut raw)?,
             };
             if let Some(frame) = frame {
+                if preamble.flags & FLAG_COMPRESSED != 0 {
+                    return self.decompress(frame).map(Some);
+                }
                 return Ok(Some(frame));
             }
             tracing::debug!(tag = %preamble.tag, "dropping frame aborted by the sender");
@@ -200,6 +214,20 @@ impl FrameDecoder {
         Some(frame)
     }
 
+    /// Decompresses every segment of a frame flagged compressed (frames_v2.cc
+    /// `disassemble_decompress`); together they may not exceed the frame limit.
+    fn decompress(&self, mut frame: Frame) -> Result<Frame, Error> {
+        let algorithm = self.decompression.ok_or(Error::UnexpectedCompression)?;
+        let limit = usize::try_from(self.limits.limit_for(frame.tag)).unwrap_or(usize::MAX);
+        let mut total = 0usize;
+        for segment in &mut frame.segments {
+            let plain = algorithm.decompress(segment, limit.saturating_sub(total))?;
+            total += plain.len();
+            *segment = Bytes::from(plain);
+        }
+        Ok(frame)
+    }
+
     fn read_preamble(&mut self, input: &mut BytesMut) -> Result<Option<(Preamble, usize)>, Error> {
         let head_len = if self.rx.is_some() {
             SECURE_PREAMBLE_LEN
@@ -218,8 +246,8 @@ impl FrameDecoder {
             .and_then(|b| b.try_into().ok())
             .ok_or(Error::Encode("internal: short preamble"))?;
         let preamble = Preamble::decode(block)?;
-        if preamble.flags & FLAG_COMPRESSED != 0 {
-            // Ceph asserts that a compression handler exists; we never negotiate one
+        if preamble.flags & FLAG_COMPRESSED != 0 && self.decompression.is_none() {
+            // Ceph asserts that a compression handler exists
             return Err(Error::UnexpectedCompression);
         }
         let limit = self.limits.limit_for(preamble.tag);

@@ -348,6 +348,8 @@ pub struct ClientConfig {
     pub mon_modes: Vec<ConMode>,
     /// Connection modes offered to OSDs and managers (`ms_client_mode`).
     pub service_modes: Vec<ConMode>,
+    /// On-wire compression asked of OSDs (`ms_osd_compress_mode` and friends).
+    pub osd_compression: msgr2::CompressionSettings,
     /// How long connecting may take (`client_mount_timeout`).
     pub mount_timeout: Duration,
     /// Limit on monitor operations (`rados_mon_op_timeout`; `None` = no limit).
@@ -459,6 +461,7 @@ impl ClientConfig {
         Ok(ClientConfig {
             mon_modes: modes("ms_mon_client_mode", options::DEFAULT_MON_CLIENT_MODE)?,
             service_modes: modes("ms_client_mode", options::DEFAULT_CLIENT_MODE)?,
+            osd_compression: options::parse_osd_compression(get)?,
             mount_timeout: duration("client_mount_timeout", options::DEFAULT_MOUNT_TIMEOUT)?,
             mon_op_timeout: limit("rados_mon_op_timeout")?,
             osd_op_timeout: limit("rados_osd_op_timeout")?,

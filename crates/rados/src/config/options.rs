@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use msgr2::ConMode;
+use msgr2::{CompressionMode, CompressionSettings, ConMode};
 
 use crate::error::ConfigError;
 
@@ -107,6 +107,34 @@ pub fn parse_modes(option: &str, value: &str) -> Result<Vec<ConMode>, ConfigErro
     Ok(modes)
 }
 
+/// The on-wire compression asked of OSD connections (src/msg/compressor_registry.cc):
+/// `ms_osd_compress_mode` (none|passive|aggressive|force, default none; an unknown mode is
+/// refused), `ms_osd_compression_algorithm` (list, default `snappy`),
+/// `ms_osd_compress_min_size` (default 1024), `ms_compress_secure` (default false).
+pub fn parse_osd_compression<'a>(
+    get: impl Fn(&str) -> Option<&'a str>,
+) -> Result<CompressionSettings, ConfigError> {
+    let mut s = CompressionSettings::default();
+    if let Some(v) = get("ms_osd_compress_mode") {
+        s.mode = CompressionMode::from_name(v.trim())
+            .ok_or_else(|| invalid("ms_osd_compress_mode", v))?;
+    }
+    if let Some(v) = get("ms_osd_compression_algorithm") {
+        s.methods = CompressionSettings::parse_methods(v);
+    }
+    if let Some(v) = get("ms_osd_compress_min_size") {
+        s.min_size = parse_uint("ms_osd_compress_min_size", v)?;
+    }
+    if let Some(v) = get("ms_compress_secure") {
+        s.allow_secure = match v.trim() {
+            "true" | "1" | "yes" | "on" => true,
+            "false" | "0" | "no" | "off" => false,
+            _ => return Err(invalid("ms_compress_secure", v)),
+        };
+    }
+    Ok(s)
+}
+
 /// Seconds as a duration, for the `float` options counted in seconds.
 pub fn secs(seconds: f64) -> Duration {
     Duration::try_from_secs_f64(seconds).unwrap_or(Duration::MAX)
@@ -152,5 +180,33 @@ mod tests {
         assert_eq!(parse_size("1024"), Some(1024));
         assert_eq!(parse_size("1G"), Some(1 << 30));
         assert_eq!(parse_size("x"), None);
+    }
+
+    #[test]
+    fn osd_compression_options() {
+        let none = |_: &str| None;
+        assert_eq!(
+            parse_osd_compression(none).unwrap(),
+            CompressionSettings::default()
+        );
+        let set = |k: &str| match k {
+            "ms_osd_compress_mode" => Some("force"),
+            "ms_osd_compression_algorithm" => Some("zstd lz4"),
+            "ms_osd_compress_min_size" => Some("4096"),
+            "ms_compress_secure" => Some("true"),
+            _ => None,
+        };
+        let s = parse_osd_compression(set).unwrap();
+        assert_eq!(s.mode, CompressionMode::Force);
+        assert_eq!(
+            s.methods,
+            [
+                msgr2::CompressionAlgorithm::Zstd,
+                msgr2::CompressionAlgorithm::Lz4
+            ]
+        );
+        assert_eq!((s.min_size, s.allow_secure), (4096, true));
+        let bad = |k: &str| (k == "ms_osd_compress_mode").then_some("always");
+        assert!(parse_osd_compression(bad).is_err());
     }
 }

@@ -348,6 +348,7 @@ fn dial(
     cfg.global_seq = shared.global_seq.fetch_add(1, Ordering::Relaxed) + 1;
     cfg.keepalive_interval = Some(Duration::from_secs(10));
     cfg.idle_timeout = Some(Duration::from_secs(60));
+    cfg.compression = c.osd_compression.clone();
     let options = DriverOptions {
         outgoing_capacity: OUTGOING_CAPACITY,
         ..DriverOptions::default()

@@ -459,6 +459,7 @@ fn up_to_ident(cfg: ConnectionConfig) -> Pair {
     p
 }
 
+mod compression;
 mod failures;
 mod handshakes;
 mod sessions;
