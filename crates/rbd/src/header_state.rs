@@ -25,7 +25,7 @@ use tokio::sync::oneshot;
 use tracing::{debug, warn};
 
 use crate::error::Result;
-use crate::exclusive_lock::on_notify;
+use crate::exclusive_lock::{on_notify, rewatch, unwatch_on_stop};
 use crate::image::{Image, ImageInfo, OpenMode, read_header};
 use crate::parent::ParentLink;
 use crate::striper::Layout;
@@ -266,14 +266,7 @@ impl HeaderWatch {
     pub(crate) async fn shutdown(&self) {
         let stop = self.stop.lock().unwrap_or_else(|e| e.into_inner()).take();
         let Some(stop) = stop else { return };
-        let (tx, rx) = oneshot::channel();
-        if stop.send(tx).is_ok() {
-            if let Ok(watch) = rx.await {
-                if let Err(e) = watch.unwatch().await {
-                    debug!(error = %e, "unwatch failed");
-                }
-            }
-        }
+        unwatch_on_stop(stop).await;
     }
 }
 
@@ -318,18 +311,23 @@ async fn watch_loop(
                 // notifies may have been missed meanwhile
                 st.mark_stale();
                 drop(st);
-                watch = loop {
-                    match io.watch(&header).await {
-                        Ok(w) => break w,
-                        Err(e) => {
-                            debug!(error = %e, "re-watch failed");
-                            if state.strong_count() == 0 {
-                                return;
-                            }
-                            tokio::time::sleep(Duration::from_secs(1)).await;
+                let new = tokio::select! {
+                    reply = &mut stop => {
+                        // closed meanwhile: hand over the lost watch (unwatching it is
+                        // harmless) rather than leave the close waiting for a re-watch
+                        if let Ok(tx) = reply {
+                            let _ = tx.send(watch);
                         }
+                        return;
                     }
+                    new = rewatch(&io, &header, || state.strong_count() > 0) => new,
                 };
+                let Some(new) = new else { return };
+                watch = new;
+                // notifies may have been missed while re-watching, too
+                if let Some(st) = state.upgrade() {
+                    st.mark_stale();
+                }
             }
         }
     }

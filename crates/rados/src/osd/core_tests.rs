@@ -692,3 +692,6 @@ fn ops_unanswered_for_30_s_are_reported_once() {
     h.core.handle_timeout(t0 + Duration::from_secs(90));
     assert_eq!(h.core.counters().laggy_ops, 1, "reported once");
 }
+
+#[path = "linger_sim_tests.rs"]
+mod linger_sim;

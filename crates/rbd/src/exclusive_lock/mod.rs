@@ -31,10 +31,12 @@ use crate::object_map::{self as om, BitVector2, state};
 use crate::watch_notify::{ClientId, NotifyMessage, OwnerReply, ResponseMessage, owner_reply};
 
 mod owner;
+mod rewatch;
 pub use owner::{
     LOCK_NAME, LOCK_TAG, LockOwner, Locker, NotifyAction, decode_cookie, encode_cookie,
     legacy_addr, lock_owner, locker_alive, on_notify,
 };
+pub(crate) use rewatch::{rewatch, unwatch_on_stop};
 
 /// Notify timeout librbd uses on the header (`watcher::Notifier::NOTIFY_TIMEOUT`, 5 s).
 const NOTIFY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -384,14 +386,7 @@ impl ExclusiveLock {
         let released = self.release().await;
         let stop = lock_poisoned(&self.stop).take();
         if let Some(stop) = stop {
-            let (tx, rx) = oneshot::channel();
-            if stop.send(tx).is_ok() {
-                if let Ok(watch) = rx.await {
-                    if let Err(e) = watch.unwatch().await {
-                        debug!(error = %e, "unwatch failed");
-                    }
-                }
-            }
+            unwatch_on_stop(stop).await;
         }
         released
     }
@@ -430,8 +425,23 @@ impl ExclusiveLock {
     }
 
     /// Takes the lock (AcquireRequest, then PostAcquireRequest's object map open), asking
-    /// a live owner for it or breaking a dead owner's.
+    /// a live owner for it or breaking a dead owner's; gives up with a timeout error after
+    /// [`ACQUIRE_TIMEOUT`] whatever step waits (an unanswered op, the OSD map a blocklist
+    /// waits for): the write that needs the lock fails instead of hanging. A step cut
+    /// short leaves nothing the next attempt trips on (a lock that did get taken comes
+    /// back as EEXIST, which counts as taken).
     async fn acquire(&self, num_objs: u64) -> Result<Held> {
+        match tokio::time::timeout(ACQUIRE_TIMEOUT, self.try_acquire(num_objs)).await {
+            Ok(r) => r,
+            Err(_) => Err(rados::Error::Timeout {
+                operation: "taking the exclusive lock",
+                after: ACQUIRE_TIMEOUT,
+            }
+            .into()),
+        }
+    }
+
+    async fn try_acquire(&self, num_objs: u64) -> Result<Held> {
         let deadline = Instant::now() + ACQUIRE_TIMEOUT;
         let mut last_request: Option<Instant> = None;
         loop {
@@ -644,9 +654,27 @@ impl ExclusiveLock {
             .map(|_| ())
     }
 
-    /// Gives up a lock we held under a watch that is gone: its cookie names the old watch.
-    async fn forget_lock(&self, new_handle: u64) {
+    /// The header is watched again as `new_handle`: our client id names the new watch
+    /// from now on (locks taken from here carry its cookie), the header may have changed
+    /// meanwhile, and a lock still held under the lost watch's cookie is given up in a
+    /// task of its own: the release waits for in-flight writes and notifies RELEASED_LOCK,
+    /// which waits for every watcher's acknowledgement, ours included, so the watch loop
+    /// must go on answering meanwhile (awaited there, each lost watch cost the notify
+    /// timeout, and an acquisition under way another one).
+    fn rewatched(self: &Arc<Self>, new_handle: u64) {
+        lock_poisoned(&self.me).handle = new_handle;
+        self.header_changed();
+        let me = Arc::clone(self);
+        tokio::spawn(async move { me.forget_stale_lock().await });
+    }
+
+    /// Gives up the lock if we hold it under a cookie that no longer names our watch.
+    async fn forget_stale_lock(&self) {
         let mut w = self.gate.clone().write_owned().await;
+        let current = encode_cookie(self.client_id().handle);
+        if w.as_ref().is_none_or(|held| held.cookie == current) {
+            return;
+        }
         if let Some(held) = w.take() {
             self.owned.store(false, Ordering::Release);
             warn!(
@@ -655,8 +683,6 @@ impl ExclusiveLock {
             );
             let _ = self.release_held(held).await;
         }
-        lock_poisoned(&self.me).handle = new_handle;
-        self.header_changed();
     }
 }
 
@@ -747,7 +773,8 @@ fn config_u64(rados: &rados::Rados, key: &str, default: u64) -> u64 {
 }
 
 /// Answers the header's notifies until the image goes away; re-watches when the watch is
-/// lost (giving up the lock, whose cookie named the lost watch).
+/// lost (giving up the lock, whose cookie named the lost watch). Every wait in it ends:
+/// the stop request is heard while re-watching too.
 async fn watch_loop(
     lock: Weak<ExclusiveLock>,
     mut watch: Watch,
@@ -802,25 +829,28 @@ async fn watch_loop(
             }
             WatchEvent::Error(errno) => {
                 warn!(header = me.header, %errno, "header watch lost; watching again");
+                // notifies may have been missed meanwhile
+                me.header_changed();
                 let header = me.header.clone();
                 let io = me.io.clone();
                 drop(me);
-                let new = loop {
-                    match io.watch(&header).await {
-                        Ok(w) => break w,
-                        Err(e) => {
-                            debug!(error = %e, "re-watch failed");
-                            if lock.strong_count() == 0 {
-                                return;
-                            }
-                            tokio::time::sleep(Duration::from_secs(1)).await;
+                let new = tokio::select! {
+                    reply = &mut stop => {
+                        // closed meanwhile: hand over the lost watch (unwatching it is
+                        // harmless) rather than leave the close waiting for a re-watch
+                        if let Ok(tx) = reply {
+                            let _ = tx.send(watch);
                         }
+                        return;
                     }
+                    new = rewatch(&io, &header, || lock.strong_count() > 0) => new,
                 };
+                let Some(new) = new else { return };
                 let Some(me) = lock.upgrade() else { return };
                 let handle = new.cookie();
+                // the lost watch is dropped: unwatched in the background
                 watch = new;
-                me.forget_lock(handle).await;
+                me.rewatched(handle);
             }
         }
     }
