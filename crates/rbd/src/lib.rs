@@ -37,6 +37,7 @@ mod copy;
 mod copy_clone;
 mod copyup;
 mod create;
+mod deep_copy_objects;
 mod detach_child;
 mod diff;
 pub mod diff_stream;
