@@ -218,6 +218,9 @@ impl Image {
             let n = extents.len() as u64;
             // where a clone has no object the parent shows (when flattening)
             let overlap = src.parent.as_ref().map_or(0, |l| l.overlap);
+            // one write op per object where the layout allows (ObjectCopyRequest)
+            let batched = crate::deep_copy_objects::copy_stage(&src, dest, &extents, overlap);
+            let extents = if batched.await? { Vec::new() } else { extents };
             let jobs = extents.into_iter().map(|e| {
                 let (src, dest) = (src.clone(), dest.clone());
                 async move {

@@ -38,6 +38,7 @@ mod copy_clone;
 mod copy_clone_layout;
 mod copyup;
 mod create;
+mod deep_copy_objects;
 mod detach_child;
 mod diff;
 pub mod diff_stream;
