@@ -25,7 +25,9 @@ use tokio::sync::oneshot;
 use tracing::{debug, warn};
 
 use crate::error::Result;
-use crate::exclusive_lock::{on_notify, rewatch, unwatch_on_stop};
+use crate::exclusive_lock::{
+    StopRequest, hand_over, on_notify, rewatch_unless_closed, unwatch_on_stop,
+};
 use crate::image::{Image, ImageInfo, OpenMode, read_header};
 use crate::parent::ParentLink;
 use crate::striper::Layout;
@@ -277,17 +279,11 @@ async fn watch_loop(
     header: String,
     mut watch: Watch,
     state: Weak<HeaderState>,
-    mut stop: oneshot::Receiver<oneshot::Sender<Watch>>,
+    mut stop: StopRequest,
 ) {
     loop {
         let event = tokio::select! {
-            reply = &mut stop => {
-                // closed: hand the watch over; dropped: the watch unwatches on drop
-                if let Ok(tx) = reply {
-                    let _ = tx.send(watch);
-                }
-                return;
-            }
+            reply = &mut stop => return hand_over(reply, watch),
             e = watch.next_event() => e,
         };
         let Some(event) = event else { return };
@@ -311,18 +307,11 @@ async fn watch_loop(
                 // notifies may have been missed meanwhile
                 st.mark_stale();
                 drop(st);
-                let new = tokio::select! {
-                    reply = &mut stop => {
-                        // closed meanwhile: hand over the lost watch (unwatching it is
-                        // harmless) rather than leave the close waiting for a re-watch
-                        if let Ok(tx) = reply {
-                            let _ = tx.send(watch);
-                        }
-                        return;
-                    }
-                    new = rewatch(&io, &header, || state.strong_count() > 0) => new,
+                let wanted = || state.strong_count() > 0;
+                let Some(new) = rewatch_unless_closed(&io, &header, watch, &mut stop, wanted).await
+                else {
+                    return;
                 };
-                let Some(new) = new else { return };
                 watch = new;
                 // notifies may have been missed while re-watching, too
                 if let Some(st) = state.upgrade() {

@@ -36,7 +36,7 @@ pub use owner::{
     LOCK_NAME, LOCK_TAG, LockOwner, Locker, NotifyAction, decode_cookie, encode_cookie,
     legacy_addr, lock_owner, locker_alive, on_notify,
 };
-pub(crate) use rewatch::{rewatch, unwatch_on_stop};
+pub(crate) use rewatch::{StopRequest, hand_over, rewatch_unless_closed, unwatch_on_stop};
 
 /// Notify timeout librbd uses on the header (`watcher::Notifier::NOTIFY_TIMEOUT`, 5 s).
 const NOTIFY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -775,19 +775,10 @@ fn config_u64(rados: &rados::Rados, key: &str, default: u64) -> u64 {
 /// Answers the header's notifies until the image goes away; re-watches when the watch is
 /// lost (giving up the lock, whose cookie named the lost watch). Every wait in it ends:
 /// the stop request is heard while re-watching too.
-async fn watch_loop(
-    lock: Weak<ExclusiveLock>,
-    mut watch: Watch,
-    mut stop: oneshot::Receiver<oneshot::Sender<Watch>>,
-) {
+async fn watch_loop(lock: Weak<ExclusiveLock>, mut watch: Watch, mut stop: StopRequest) {
     loop {
         let event = tokio::select! {
-            reply = &mut stop => {
-                if let Ok(tx) = reply {
-                    let _ = tx.send(watch);
-                }
-                return;
-            }
+            reply = &mut stop => return hand_over(reply, watch),
             e = watch.next_event() => e,
         };
         let Some(event) = event else { return };
@@ -834,21 +825,13 @@ async fn watch_loop(
                 let header = me.header.clone();
                 let io = me.io.clone();
                 drop(me);
-                let new = tokio::select! {
-                    reply = &mut stop => {
-                        // closed meanwhile: hand over the lost watch (unwatching it is
-                        // harmless) rather than leave the close waiting for a re-watch
-                        if let Ok(tx) = reply {
-                            let _ = tx.send(watch);
-                        }
-                        return;
-                    }
-                    new = rewatch(&io, &header, || lock.strong_count() > 0) => new,
+                let wanted = || lock.strong_count() > 0;
+                let Some(new) = rewatch_unless_closed(&io, &header, watch, &mut stop, wanted).await
+                else {
+                    return;
                 };
-                let Some(new) = new else { return };
                 let Some(me) = lock.upgrade() else { return };
                 let handle = new.cookie();
-                // the lost watch is dropped: unwatched in the background
                 watch = new;
                 me.rewatched(handle);
             }

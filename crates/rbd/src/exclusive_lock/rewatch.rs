@@ -36,9 +36,43 @@ pub(crate) async fn unwatch_on_stop(stop: oneshot::Sender<oneshot::Sender<Watch>
 /// while its PG moved, must not keep the image from ever watching again).
 const REWATCH_ATTEMPT: Duration = Duration::from_secs(30);
 
+/// The stop channel of a header watch loop: `close` sends where the loop hands its watch.
+pub(crate) type StopRequest = oneshot::Receiver<oneshot::Sender<Watch>>;
+
+/// Hands `watch` to the closer that asked for it (if the image was dropped instead, the
+/// watch unwatches on drop).
+pub(crate) fn hand_over(
+    reply: Result<oneshot::Sender<Watch>, oneshot::error::RecvError>,
+    watch: Watch,
+) {
+    if let Ok(tx) = reply {
+        let _ = tx.send(watch);
+    }
+}
+
+/// After `lost` was lost: a new watch of `header`, or `None` when the loop should end: the
+/// image was closed meanwhile (the lost watch is handed over, unwatching it is harmless,
+/// rather than the close waiting for a re-watch) or is no longer `wanted`. Otherwise `lost`
+/// is dropped here, which unwatches it in the background.
+pub(crate) async fn rewatch_unless_closed(
+    io: &IoCtx,
+    header: &str,
+    lost: Watch,
+    stop: &mut StopRequest,
+    wanted: impl Fn() -> bool,
+) -> Option<Watch> {
+    tokio::select! {
+        reply = stop => {
+            hand_over(reply, lost);
+            None
+        }
+        new = rewatch(io, header, wanted) => new,
+    }
+}
+
 /// Watches `header` again, retrying every second after a failed or unanswered attempt,
 /// while `wanted()` (false once the image is gone: `None`).
-pub(crate) async fn rewatch(io: &IoCtx, header: &str, wanted: impl Fn() -> bool) -> Option<Watch> {
+async fn rewatch(io: &IoCtx, header: &str, wanted: impl Fn() -> bool) -> Option<Watch> {
     loop {
         match tokio::time::timeout(REWATCH_ATTEMPT, io.watch(header)).await {
             Ok(Ok(w)) => return Some(w),
