@@ -83,9 +83,11 @@ fn cp_and_sparsify_match_rbd() {
     }
 }
 
-#[test]
-fn deep_cp_of_a_clone_matches_rbd_with_and_without_flatten() {
-    let parent = unique_name("dcp-cli-parent");
+/// A 4 MiB parent of 1 MiB objects, written whole, and its clone (`{parent}-child`),
+/// written at its start, snapshotted as `child@first_snap`, then shrunk to 3 MiB: the
+/// clone's own objects, a snapshot and an overlap that moved.
+fn written_clone(label: &str, first_snap: &str) -> (String, String) {
+    let parent = unique_name(label);
     rbd(&["create", &parent, "--size", "4M", "--object-size", "1M"]);
     rbd(&["bench", "--io-type", "write", "--io-total", "4M", &parent]);
     rbd(&["snap", "create", &format!("{parent}@base")]);
@@ -93,7 +95,7 @@ fn deep_cp_of_a_clone_matches_rbd_with_and_without_flatten() {
     let child = format!("{parent}-child");
     rbd(&["clone", &format!("{parent}@base"), &child]);
     rbd(&["bench", "--io-type", "write", "--io-total", "64K", &child]);
-    rbd(&["snap", "create", &format!("{child}@s")]);
+    rbd(&["snap", "create", &format!("{child}@{first_snap}")]);
     rbd(&[
         "resize",
         &child,
@@ -102,6 +104,12 @@ fn deep_cp_of_a_clone_matches_rbd_with_and_without_flatten() {
         "--allow-shrink",
         "--no-progress",
     ]);
+    (parent, child)
+}
+
+#[test]
+fn deep_cp_of_a_clone_matches_rbd_with_and_without_flatten() {
+    let (parent, child) = written_clone("dcp-cli-parent", "s");
     let want = export(&child);
     let mut made = Vec::new();
     for flatten in [false, true] {
@@ -169,23 +177,7 @@ fn history(spec: &str) -> (SnapSizes, DiskUsage) {
 
 #[test]
 fn deep_cp_at_a_snapshot_and_into_another_layout_matches_rbd() {
-    let parent = unique_name("dcp-at-parent");
-    rbd(&["create", &parent, "--size", "4M", "--object-size", "1M"]);
-    rbd(&["bench", "--io-type", "write", "--io-total", "4M", &parent]);
-    rbd(&["snap", "create", &format!("{parent}@base")]);
-    rbd(&["snap", "protect", &format!("{parent}@base")]);
-    let child = format!("{parent}-child");
-    rbd(&["clone", &format!("{parent}@base"), &child]);
-    rbd(&["bench", "--io-type", "write", "--io-total", "64K", &child]);
-    rbd(&["snap", "create", &format!("{child}@a")]);
-    rbd(&[
-        "resize",
-        &child,
-        "--size",
-        "3M",
-        "--allow-shrink",
-        "--no-progress",
-    ]);
+    let (parent, child) = written_clone("dcp-at-parent", "a");
     rbd(&["snap", "create", &format!("{child}@b")]);
     rbd(&["resize", &child, "--size", "6M", "--no-progress"]);
     rbd(&[
