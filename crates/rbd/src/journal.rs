@@ -20,6 +20,7 @@ use bytes::Bytes;
 use denc::Reader;
 use rados::IoCtx;
 
+use crate::cls::decode_reply;
 use crate::error::{Error, Result};
 
 /// The object class of journals.
@@ -93,26 +94,14 @@ fn decode_tag(r: &mut Reader<'_>) -> denc::Result<JournalTag> {
     })
 }
 
-fn decode_whole<T>(
-    method: &'static str,
-    data: &[u8],
-    f: impl FnOnce(&mut Reader<'_>) -> denc::Result<T>,
-) -> Result<T> {
-    let mut r = Reader::new(data);
-    let v = f(&mut r).map_err(|source| Error::Decode { method, source })?;
-    r.finish()
-        .map_err(|source| Error::Decode { method, source })?;
-    Ok(v)
-}
-
 /// Decodes `get_client`'s reply.
 pub fn decode_get_client(data: &[u8]) -> Result<JournalClient> {
-    decode_whole("get_client", data, decode_client)
+    decode_reply("get_client", data, decode_client)
 }
 
 /// Decodes `tag_list`'s reply (a `std::set<Tag>`).
 pub fn decode_tag_list(data: &[u8]) -> Result<Vec<JournalTag>> {
-    decode_whole("tag_list", data, |r| {
+    decode_reply("tag_list", data, |r| {
         // (a tag is at least its envelope, two u64s and a length)
         let n = r.count(6 + 8 + 8 + 4)?;
         (0..n).map(|_| decode_tag(r)).collect()
@@ -121,7 +110,7 @@ pub fn decode_tag_list(data: &[u8]) -> Result<Vec<JournalTag>> {
 
 /// Decodes `client_list`'s reply (a `std::set<Client>`).
 pub fn decode_client_list(data: &[u8]) -> Result<Vec<JournalClient>> {
-    decode_whole("client_list", data, |r| {
+    decode_reply("client_list", data, |r| {
         // (a client is at least its envelope, two lengths, the position's envelope and
         // a state byte)
         let n = r.count(6 + 4 + 4 + 6 + 1)?;
@@ -195,7 +184,7 @@ async fn get_int<T>(
     f: impl FnOnce(&mut Reader<'_>) -> denc::Result<T>,
 ) -> Result<T> {
     let reply = io.exec(oid, JOURNAL_CLASS, method, &[]).await?;
-    decode_whole(method, &reply, f)
+    decode_reply(method, &reply, f)
 }
 
 /// The name of data object `number` of the journal of image `image_id` whose header is
