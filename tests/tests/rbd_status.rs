@@ -193,23 +193,30 @@ async fn same_mirror_info(pool: &Rbd, ns: &str, name: &str) -> rbd::MirrorImageI
     info
 }
 
+/// A mirroring test's own namespace (its mirroring mode is its own: `rbd_mirroring` per
+/// namespace), an image name in it (`ns`, `img`, `pool/ns/img`), a handle on the namespace,
+/// and what disables and removes them whatever happens.
+fn mirror_sandbox(base: &Rbd, label: &str) -> (String, String, String, Rbd, Cleanup) {
+    let ns = unique_name(&format!("{label}-ns"));
+    let img = unique_name(&format!("{label}-img"));
+    let spec = format!("rbd/{ns}/{img}");
+    let cleanup = Cleanup(vec![
+        cmd(&["mirror", "image", "disable", "--force", &spec]),
+        cmd(&["rm", &spec]),
+        cmd(&["mirror", "pool", "disable", &format!("rbd/{ns}")]),
+        cmd(&["namespace", "rm", &format!("rbd/{ns}")]),
+    ]);
+    rbd(&["namespace", "create", &format!("rbd/{ns}")]);
+    let pool = Rbd::new(base.ioctx().clone().with_namespace(ns.clone()));
+    (ns, img, spec, pool, cleanup)
+}
+
 #[test]
 fn snapshot_mirroring_matches_librbd() {
     run(async {
         let rados = connect().await;
         let base = pool(&rados).await;
-        // a namespace of its own: its mirroring mode is its own (rbd_mirroring per namespace)
-        let ns = unique_name("mirror-ns");
-        let img = unique_name("mirror-img");
-        let spec = format!("rbd/{ns}/{img}");
-        let _cleanup = Cleanup(vec![
-            cmd(&["mirror", "image", "disable", "--force", &spec]),
-            cmd(&["rm", &spec]),
-            cmd(&["mirror", "pool", "disable", &format!("rbd/{ns}")]),
-            cmd(&["namespace", "rm", &format!("rbd/{ns}")]),
-        ]);
-        rbd(&["namespace", "create", &format!("rbd/{ns}")]);
-        let pool = Rbd::new(base.ioctx().clone().with_namespace(ns.clone()));
+        let (ns, img, spec, pool, _cleanup) = mirror_sandbox(&base, "mirror");
         assert_eq!(pool.mirror_mode_get().await.unwrap(), MirrorMode::Disabled);
         pool.create(&img, &CreateOptions::new(8 << 20))
             .await
@@ -249,17 +256,7 @@ fn journal_mirroring_matches_librbd() {
     run(async {
         let rados = connect().await;
         let base = pool(&rados).await;
-        let ns = unique_name("jmirror-ns");
-        let img = unique_name("jmirror-img");
-        let spec = format!("rbd/{ns}/{img}");
-        let _cleanup = Cleanup(vec![
-            cmd(&["mirror", "image", "disable", "--force", &spec]),
-            cmd(&["rm", &spec]),
-            cmd(&["mirror", "pool", "disable", &format!("rbd/{ns}")]),
-            cmd(&["namespace", "rm", &format!("rbd/{ns}")]),
-        ]);
-        rbd(&["namespace", "create", &format!("rbd/{ns}")]);
-        let pool = Rbd::new(base.ioctx().clone().with_namespace(ns.clone()));
+        let (ns, img, spec, pool, _cleanup) = mirror_sandbox(&base, "jmirror");
         rbd(&["mirror", "pool", "enable", "rbd", "image"]);
         rbd(&["mirror", "pool", "enable", &format!("rbd/{ns}"), "image"]);
         rbd(&["create", &spec, "--size", "8M"]);

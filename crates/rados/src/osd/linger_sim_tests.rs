@@ -12,14 +12,14 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use tokio::sync::mpsc;
-
 use super::*;
 use crate::messages::osd_types::watch_op;
 use crate::messages::{MOsdBackoff, backoff_op};
 use crate::osd::core::linger::PING_INTERVAL;
-use crate::osd::core::{LingerKind, LingerRequest};
 use crate::watch::WatchEvent;
+
+// the watch on "w" every history registers (linger_tests.rs)
+use super::linger::watch;
 
 /// A small deterministic generator (xorshift64*), so that a failing seed replays.
 struct Rng(u64);
@@ -451,36 +451,6 @@ impl World {
     }
 }
 
-fn watch(
-    h: &mut Harness,
-) -> (
-    u64,
-    mpsc::UnboundedReceiver<WatchEvent>,
-    oneshot::Receiver<Result<()>>,
-) {
-    let (events_tx, events) = mpsc::unbounded_channel();
-    let (reg_tx, reg) = oneshot::channel();
-    let id = h.core.linger_register(
-        LingerRequest {
-            target: Target::new(
-                "w".into(),
-                ObjectLocator::new(POOL),
-                flag::WRITE | flag::READ,
-            ),
-            snapid: SnapId::NOSNAP,
-            snapc: SnapContext::default(),
-            mtime: UTime::new(1, 0),
-            kind: LingerKind::Watch {
-                timeout: 0,
-                events: events_tx,
-                registered: Some(reg_tx),
-            },
-        },
-        h.now,
-    );
-    (id, events, reg)
-}
-
 /// Runs one history; `Err` describes a watch left silently unattached.
 fn run(seed: u64) -> std::result::Result<(), String> {
     let mut w = World::new(seed);
@@ -490,13 +460,13 @@ fn run(seed: u64) -> std::result::Result<(), String> {
     let register_at = if quiet { 0 } else { w.rng.below(steps) };
     let mut watch_state = None;
     if quiet {
-        watch_state = Some(watch(&mut w.h));
+        watch_state = Some(watch(&mut w.h, "w"));
         w.pump();
         w.settle();
     }
     for step in 0..steps {
         if watch_state.is_none() && step >= register_at {
-            watch_state = Some(watch(&mut w.h));
+            watch_state = Some(watch(&mut w.h, "w"));
             w.pump();
         }
         if w.rng.chance(15) {
@@ -504,7 +474,7 @@ fn run(seed: u64) -> std::result::Result<(), String> {
         }
         w.step();
     }
-    let (id, mut events, mut reg) = watch_state.unwrap_or_else(|| watch(&mut w.h));
+    let (id, mut events, mut reg) = watch_state.unwrap_or_else(|| watch(&mut w.h, "w"));
     w.pump();
     w.settle();
     match reg.try_recv() {

@@ -11,8 +11,8 @@ use crate::osd::core::linger::{NotifyDone, PING_INTERVAL};
 use crate::osd::core::{LingerKind, LingerRequest};
 use crate::watch::WatchEvent;
 
-type Events = mpsc::UnboundedReceiver<WatchEvent>;
-type Registered = oneshot::Receiver<Result<()>>;
+pub(super) type Events = mpsc::UnboundedReceiver<WatchEvent>;
+pub(super) type Registered = oneshot::Receiver<Result<()>>;
 
 /// The watch fields of a sent WATCH op: (cookie, op, generation, timeout).
 fn watch_fields(m: &MOsdOp) -> (u64, u8, u32, u32) {
@@ -27,7 +27,7 @@ fn watch_fields(m: &MOsdOp) -> (u64, u8, u32, u32) {
     )
 }
 
-fn watch(h: &mut Harness, oid: &str) -> (u64, Events, Registered) {
+pub(super) fn watch(h: &mut Harness, oid: &str) -> (u64, Events, Registered) {
     let (events_tx, events) = mpsc::unbounded_channel();
     let (reg_tx, reg) = oneshot::channel();
     let id = h.core.linger_register(
