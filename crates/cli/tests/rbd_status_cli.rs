@@ -36,6 +36,62 @@ fn cmd(args: &[&str]) -> Vec<String> {
     args.iter().map(|s| (*s).to_owned()).collect()
 }
 
+/// A fresh namespace of pool `rbd` with image-mode mirroring enabled, torn down (images
+/// and trash included) when dropped, after the image-level `undo` commands.
+struct MirrorNamespace {
+    ns: String,
+    undo: Cleanup,
+}
+
+impl MirrorNamespace {
+    fn new(label: &str, images: &[&str]) -> MirrorNamespace {
+        let ns = unique_name(label);
+        let pool_ns = format!("rbd/{ns}");
+        let mut undo = Vec::new();
+        for image in images {
+            let spec = format!("{pool_ns}/{image}");
+            undo.push(cmd(&["mirror", "image", "promote", &spec]));
+            undo.push(cmd(&["mirror", "image", "disable", "--force", &spec]));
+            undo.push(cmd(&["rm", &spec]));
+        }
+        undo.push(cmd(&["trash", "purge", &pool_ns]));
+        undo.push(cmd(&["mirror", "pool", "disable", &pool_ns]));
+        undo.push(cmd(&["namespace", "rm", &pool_ns]));
+        rbd(&["namespace", "create", &pool_ns]);
+        // Reef and later need the default namespace mirrored too (left on: it mirrors
+        // nothing by itself, and other tests may rely on it meanwhile)
+        rbd(&["mirror", "pool", "enable", "rbd", "image"]);
+        rbd(&["mirror", "pool", "enable", &pool_ns, "image"]);
+        MirrorNamespace {
+            ns,
+            undo: Cleanup(undo),
+        }
+    }
+
+    /// `rbd/NS/IMAGE`.
+    fn spec(&self, image: &str) -> String {
+        format!("rbd/{}/{image}", self.ns)
+    }
+
+    /// Tears down now; the namespace must be gone afterwards (each image-level step may
+    /// fail harmlessly: already primary, already disabled, already removed).
+    fn finish(mut self) {
+        let undo = std::mem::take(&mut self.undo.0);
+        let last = undo.len().saturating_sub(1);
+        for (i, args) in undo.iter().enumerate() {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let out = try_ceph_tool("rbd", &args);
+            if i == last {
+                assert!(
+                    out.status.success(),
+                    "rbd {args:?}: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn status_lists_watchers_like_rbd() {
     let name = unique_name("status-cli");
@@ -100,19 +156,8 @@ fn status_shows_migration_like_rbd() {
 
 #[test]
 fn info_shows_snapshot_mirroring_like_rbd() {
-    let ns = unique_name("status-mirror");
-    let spec = format!("rbd/{ns}/img");
-    let _cleanup = Cleanup(vec![
-        cmd(&["mirror", "image", "disable", "--force", &spec]),
-        cmd(&["rm", &spec]),
-        cmd(&["mirror", "pool", "disable", &format!("rbd/{ns}")]),
-        cmd(&["namespace", "rm", &format!("rbd/{ns}")]),
-    ]);
-    rbd(&["namespace", "create", &format!("rbd/{ns}")]);
-    // Reef and later need the default namespace mirrored too (left on: it mirrors nothing
-    // by itself, and other tests may rely on it meanwhile)
-    rbd(&["mirror", "pool", "enable", "rbd", "image"]);
-    rbd(&["mirror", "pool", "enable", &format!("rbd/{ns}"), "image"]);
+    let sandbox = MirrorNamespace::new("status-mirror", &["img"]);
+    let spec = sandbox.spec("img");
     ok(&["create", "--size", "8M", &spec]);
     same("info", &spec);
     rbd(&["mirror", "image", "enable", &spec, "snapshot"]);
@@ -125,24 +170,13 @@ fn info_shows_snapshot_mirroring_like_rbd() {
     rbd(&["mirror", "image", "promote", &spec]);
     rbd(&["mirror", "image", "disable", &spec]);
     same("info", &spec);
-    rbd(&["rm", &spec]);
-    rbd(&["mirror", "pool", "disable", &format!("rbd/{ns}")]);
-    rbd(&["namespace", "rm", &format!("rbd/{ns}")]);
+    sandbox.finish();
 }
 
 #[test]
 fn info_shows_journal_mirroring_like_rbd() {
-    let ns = unique_name("status-jmirror");
-    let spec = format!("rbd/{ns}/img");
-    let _cleanup = Cleanup(vec![
-        cmd(&["mirror", "image", "disable", "--force", &spec]),
-        cmd(&["rm", &spec]),
-        cmd(&["mirror", "pool", "disable", &format!("rbd/{ns}")]),
-        cmd(&["namespace", "rm", &format!("rbd/{ns}")]),
-    ]);
-    rbd(&["namespace", "create", &format!("rbd/{ns}")]);
-    rbd(&["mirror", "pool", "enable", "rbd", "image"]);
-    rbd(&["mirror", "pool", "enable", &format!("rbd/{ns}"), "image"]);
+    let sandbox = MirrorNamespace::new("status-jmirror", &["img"]);
+    let spec = sandbox.spec("img");
     rbd(&["create", "--size", "8M", &spec]);
     rbd(&["feature", "enable", &spec, "journaling"]);
     same("info", &spec);
@@ -155,28 +189,13 @@ fn info_shows_journal_mirroring_like_rbd() {
     assert!(ok(&["info", &spec]).contains("\tmirroring primary: false\n"));
     rbd(&["mirror", "image", "promote", &spec]);
     same("info", &spec);
-    rbd(&["mirror", "image", "disable", &spec]);
-    rbd(&["rm", &spec]);
-    rbd(&["mirror", "pool", "disable", &format!("rbd/{ns}")]);
-    rbd(&["namespace", "rm", &format!("rbd/{ns}")]);
+    sandbox.finish();
 }
 
 #[test]
 fn trash_mv_of_snapshot_mirrored_images_like_rbd() {
-    let ns = unique_name("trash-mirror");
-    let (ours, theirs) = (format!("rbd/{ns}/ours"), format!("rbd/{ns}/theirs"));
-    let _cleanup = Cleanup(vec![
-        cmd(&["mirror", "image", "promote", &ours]),
-        cmd(&["mirror", "image", "promote", &theirs]),
-        cmd(&["rm", &ours]),
-        cmd(&["rm", &theirs]),
-        cmd(&["trash", "purge", &format!("rbd/{ns}")]),
-        cmd(&["mirror", "pool", "disable", &format!("rbd/{ns}")]),
-        cmd(&["namespace", "rm", &format!("rbd/{ns}")]),
-    ]);
-    rbd(&["namespace", "create", &format!("rbd/{ns}")]);
-    rbd(&["mirror", "pool", "enable", "rbd", "image"]);
-    rbd(&["mirror", "pool", "enable", &format!("rbd/{ns}"), "image"]);
+    let sandbox = MirrorNamespace::new("trash-mirror", &["ours", "theirs"]);
+    let (ours, theirs) = (sandbox.spec("ours"), sandbox.spec("theirs"));
     for spec in [&ours, &theirs] {
         rbd(&["create", "--size", "8M", spec]);
         rbd(&["mirror", "image", "enable", spec, "snapshot"]);
@@ -211,7 +230,7 @@ fn trash_mv_of_snapshot_mirrored_images_like_rbd() {
                 "-p",
                 "rbd",
                 "--namespace",
-                &ns,
+                &sandbox.ns,
                 "listomapkeys",
                 "rbd_mirroring",
             ],
@@ -223,7 +242,5 @@ fn trash_mv_of_snapshot_mirrored_images_like_rbd() {
         !keys.contains("image_") && !keys.contains("global_"),
         "{keys}"
     );
-    rbd(&["trash", "purge", &format!("rbd/{ns}")]);
-    rbd(&["mirror", "pool", "disable", &format!("rbd/{ns}")]);
-    rbd(&["namespace", "rm", &format!("rbd/{ns}")]);
+    sandbox.finish();
 }
