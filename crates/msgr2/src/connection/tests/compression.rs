@@ -21,25 +21,8 @@ fn settings(methods: &[CompressionAlgorithm], allow_secure: bool) -> Compression
 fn up_to_request(compression: CompressionSettings, mode: ConMode) -> (Pair, bool, Vec<u32>) {
     let mut cfg = config(true);
     cfg.compression = compression;
-    let mut p = Pair::new(cfg, cephx(&[mode]));
-    p.server
-        .send_banner(FEATURE_REVISION_1 | FEATURE_COMPRESSION);
-    p.server.send(ControlFrame::Hello(Hello {
-        entity_type: EntityType::MON,
-        peer_addr: client_seen_addr(),
-    }));
-    p.server.send(ControlFrame::AuthReplyMore(AuthMore {
-        payload: Bytes::from_static(b"challenge"),
-    }));
-    p.pump();
-    let b = p.server.recv_banner();
-    assert_eq!(b.supported, FEATURE_REVISION_1 | FEATURE_COMPRESSION);
-    for _ in 0..3 {
-        p.server.recv();
-    }
-    p.server.finish_auth(mode, true);
-    p.pump();
-    p.server.check_client_signature(true);
+    let (mut p, offered) = up_to_signatures(cfg, mode, FEATURE_REVISION_1 | FEATURE_COMPRESSION);
+    assert_eq!(offered, FEATURE_REVISION_1 | FEATURE_COMPRESSION);
     match p.server.recv() {
         ControlFrame::CompressionRequest {
             is_compress,

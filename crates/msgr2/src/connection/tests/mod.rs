@@ -439,8 +439,14 @@ fn keepalive(p: &mut Pair) {
 
 /// Runs a handshake up to the signatures; our ident (or reconnect) is then waiting.
 fn up_to_ident(cfg: ConnectionConfig) -> Pair {
-    let mut p = Pair::new(cfg, cephx(&[ConMode::CRC]));
-    p.server.send_banner(FEATURE_REVISION_1);
+    up_to_signatures(cfg, ConMode::CRC, FEATURE_REVISION_1).0
+}
+
+/// Runs a pipelined handshake in `mode` with a server offering `server_features` up to
+/// the signatures; returns the pair and the features the client's banner offered.
+fn up_to_signatures(cfg: ConnectionConfig, mode: ConMode, server_features: u64) -> (Pair, u64) {
+    let mut p = Pair::new(cfg, cephx(&[mode]));
+    p.server.send_banner(server_features);
     p.server.send(ControlFrame::Hello(Hello {
         entity_type: EntityType::MON,
         peer_addr: client_seen_addr(),
@@ -449,14 +455,14 @@ fn up_to_ident(cfg: ConnectionConfig) -> Pair {
         payload: Bytes::from_static(b"challenge"),
     }));
     p.pump();
-    p.server.recv_banner();
-    p.server.recv();
-    p.server.recv();
-    p.server.recv();
-    p.server.finish_auth(ConMode::CRC, true);
+    let offered = p.server.recv_banner().supported;
+    for _ in 0..3 {
+        p.server.recv();
+    }
+    p.server.finish_auth(mode, true);
     p.pump();
     p.server.check_client_signature(true);
-    p
+    (p, offered)
 }
 
 mod compression;

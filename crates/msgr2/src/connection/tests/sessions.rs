@@ -148,25 +148,9 @@ fn session_reset_falls_back_to_client_ident() {
 fn compression_is_negotiated_off() {
     let mut cfg = config(true);
     cfg.negotiate_compression = true;
-    let mut p = Pair::new(cfg, cephx(&[ConMode::CRC]));
-    p.server
-        .send_banner(FEATURE_REVISION_1 | FEATURE_COMPRESSION);
-    p.server.send(ControlFrame::Hello(Hello {
-        entity_type: EntityType::MON,
-        peer_addr: client_seen_addr(),
-    }));
-    p.server.send(ControlFrame::AuthReplyMore(AuthMore {
-        payload: Bytes::from_static(b"challenge"),
-    }));
-    p.pump();
-    let b = p.server.recv_banner();
-    assert_eq!(b.supported, FEATURE_REVISION_1 | FEATURE_COMPRESSION);
-    p.server.recv();
-    p.server.recv();
-    p.server.recv();
-    p.server.finish_auth(ConMode::CRC, true);
-    p.pump();
-    p.server.check_client_signature(true);
+    let (mut p, offered) =
+        up_to_signatures(cfg, ConMode::CRC, FEATURE_REVISION_1 | FEATURE_COMPRESSION);
+    assert_eq!(offered, FEATURE_REVISION_1 | FEATURE_COMPRESSION);
     assert_eq!(
         p.server.recv(),
         ControlFrame::CompressionRequest {
