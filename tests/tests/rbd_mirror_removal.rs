@@ -6,8 +6,10 @@
 //! `rbd mirror image status` says it is not enabled, the user snapshot kept); a demoted
 //! (non-primary) image is refused with EINVAL by both and keeps its mirroring. An image
 //! with journal-based mirroring removed here, as by `rbd rm`, leaves neither its
-//! mirroring record nor its journal (header and data objects); moving it to the trash is
-//! refused (EOPNOTSUPP: this client does not lock journaling images; librbd moves it).
+//! mirroring record nor its journal (header and data objects). A journaling image, with
+//! and without journal-based mirroring, moved to the trash here ends as after `rbd trash
+//! mv` (mirroring disabled, the journal's objects kept as they were; restored by `rbd`,
+//! librbd opens and writes it through its journal).
 //! (Journal-based mirroring's primary flag: rbd_status.rs.)
 
 use interop_tests::{
@@ -252,9 +254,6 @@ fn journal_mirrored_images_leave_mirroring_and_journal_on_removal() {
             );
             assert_eq!(mirroring_leftovers(&ns, &id).0.len(), 2);
             if ours {
-                // moving journaling images to the trash is not done here (librbd does)
-                let e = pool.trash_move(&name, 0).await.unwrap_err();
-                assert!(e.is(rados::Errno::EOPNOTSUPP), "{e}");
                 pool.remove(&name).await.unwrap();
             } else {
                 rbd(&["rm", &spec, "--no-progress"]);
@@ -279,6 +278,84 @@ fn journal_mirrored_images_leave_mirroring_and_journal_on_removal() {
         rbd(&["trash", "mv", &spec]);
         pool.trash_remove(&id, true).await.unwrap();
         assert_eq!(objects_of(&ns, &id), Vec::<String>::new());
+        drop_namespace(&ns);
+    });
+}
+
+/// The namespace's objects named after image `id`, the id replaced by `ID`.
+fn objects_named(ns: &str, id: &str) -> Vec<String> {
+    let mut v: Vec<String> = objects_of(ns, id)
+        .iter()
+        .map(|o| o.replace(id, "ID"))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn journaling_images_move_to_the_trash_as_with_rbd() {
+    run(async {
+        let (ns, pool) = mirrored_namespace("rbd-mirjt").await;
+        for mirrored in [true, false] {
+            let mut seen = Vec::new();
+            for ours in [true, false] {
+                let name = unique_name("rbd-mirjt");
+                let spec = format!("rbd/{ns}/{name}");
+                rbd(&["create", &spec, "--size", "8M"]);
+                rbd(&["feature", "enable", &spec, "journaling"]);
+                if mirrored {
+                    rbd(&["mirror", "image", "enable", &spec, "journal"]);
+                }
+                rbd(&["bench", "--io-type", "write", "--io-total", "1M", &spec]);
+                let id = rbd_json(&["info", &spec])["id"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned();
+                let before = objects_named(&ns, &id);
+                if ours {
+                    assert_eq!(pool.trash_move(&name, 0).await.unwrap(), id);
+                } else {
+                    rbd(&["trash", "mv", &spec]);
+                }
+                let after = objects_named(&ns, &id);
+                // the journal is left as it was (the header object and the id object go
+                // with the move only in name: the header stays)
+                let journal = |v: &[String]| -> Vec<String> {
+                    v.iter()
+                        .filter(|o| o.starts_with("journal"))
+                        .cloned()
+                        .collect()
+                };
+                assert_eq!(journal(&after), journal(&before), "ours {ours}");
+                assert!(!journal(&after).is_empty());
+                let trash = rbd_json(&["trash", "ls", "--long", &format!("rbd/{ns}")]);
+                let entry = trash
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|e| e["id"] == id.as_str())
+                    .unwrap_or_else(|| panic!("{id} not in {trash}"))
+                    .clone();
+                assert_eq!(entry["name"], name.as_str());
+                assert_eq!(entry["source"], "USER");
+                seen.push((after, mirroring_leftovers(&ns, &id)));
+                // restored by rbd: librbd opens it, replays and writes through the journal
+                rbd(&["trash", "restore", &format!("rbd/{ns}/{id}")]);
+                let features = rbd_json(&["info", &spec])["features"].clone();
+                assert!(
+                    features
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .any(|f| f == "journaling"),
+                    "{features}"
+                );
+                rbd(&["bench", "--io-type", "write", "--io-total", "64K", &spec]);
+                rbd(&["rm", &spec, "--no-progress"]);
+                assert_eq!(objects_of(&ns, &id), Vec::<String>::new());
+            }
+            assert_eq!(seen[0], seen[1], "mirrored {mirrored}: ours, then rbd's");
+        }
         drop_namespace(&ns);
     });
 }

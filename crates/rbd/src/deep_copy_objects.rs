@@ -23,16 +23,16 @@ const SPARSE_SIZE: usize = 4096;
 
 /// Most reads or writes put in one OSD op (an object with more changed ranges takes
 /// several ops, or per-range reads).
-const OPS_PER_OP: usize = 128;
+pub(crate) const OPS_PER_OP: usize = 128;
 
 /// A changed range of one object: its object offset, length, and whether data is to be
 /// read there (else it is zeroed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Piece {
-    image_off: u64,
-    object_off: u64,
-    len: u64,
-    data: bool,
+pub(crate) struct Piece {
+    pub(crate) image_off: u64,
+    pub(crate) object_off: u64,
+    pub(crate) len: u64,
+    pub(crate) data: bool,
 }
 
 /// The changed ranges of a stage grouped by object, or `None` when the layout stripes
@@ -119,7 +119,28 @@ async fn copy_object(src: &Image, dest: &Image, object_no: u64, pieces: Vec<Piec
         None if reads <= OPS_PER_OP => read_object(src, object_no, &pieces).await?,
         _ => read_pieces(src, &pieces).await?,
     };
-    // (object offset, bytes) to write, (object offset, length) to zero
+    let (zeros, writes) = object_ops(&pieces, data);
+    if writes.is_empty() {
+        for p in &pieces {
+            dest.write_zeroes(p.image_off, p.len).await?;
+        }
+        return Ok(());
+    }
+    let access = dest.write_access().await?;
+    if let Some(h) = held(&access) {
+        h.mark(&dest.io, &[object_no], state::EXISTS, None).await?;
+    }
+    let oid = dest.object_name(object_no);
+    submit_ops(&dest.write_io(), &oid, dest.info.obj_size, zeros, writes).await
+}
+
+/// (object offset, bytes) to write in one object.
+pub(crate) type Writes = Vec<(u64, Bytes)>;
+
+/// (object offset, length) to zero and (object offset, bytes) to write for the read
+/// `data` of `pieces` (`None`: a piece to zero): the non-zero 4 KiB runs are written,
+/// the rest zeroed.
+pub(crate) fn object_ops(pieces: &[Piece], data: Vec<Option<Bytes>>) -> (Vec<(u64, u64)>, Writes) {
     let mut writes: Vec<(u64, Bytes)> = Vec::new();
     let mut zeros: Vec<(u64, u64)> = Vec::new();
     for (p, d) in pieces.iter().zip(data) {
@@ -141,18 +162,18 @@ async fn copy_object(src: &Image, dest: &Image, object_no: u64, pieces: Vec<Piec
             zeros.push((p.object_off + got, p.len - got));
         }
     }
-    if writes.is_empty() {
-        for p in &pieces {
-            dest.write_zeroes(p.image_off, p.len).await?;
-        }
-        return Ok(());
-    }
-    let access = dest.write_access().await?;
-    if let Some(h) = held(&access) {
-        h.mark(&dest.io, &[object_no], state::EXISTS, None).await?;
-    }
-    let object_size = dest.info.obj_size;
-    let (io, oid) = (dest.write_io(), dest.object_name(object_no));
+    (zeros, writes)
+}
+
+/// Zeroes `zeros` and writes `writes` to object `oid` through `io` (its snap context),
+/// at most [`OPS_PER_OP`] sub-ops per op.
+pub(crate) async fn submit_ops(
+    io: &rados::IoCtx,
+    oid: &str,
+    object_size: u64,
+    zeros: Vec<(u64, u64)>,
+    writes: Vec<(u64, Bytes)>,
+) -> Result<()> {
     // zeros first: on an object the op creates they do nothing, and they never overlap
     // the writes
     let mut ops = zeros.into_iter().map(|(off, len)| (off, len, None)).chain(
@@ -165,9 +186,7 @@ async fn copy_object(src: &Image, dest: &Image, object_no: u64, pieces: Vec<Piec
         if chunk.is_empty() {
             return Ok(());
         }
-        let mut op = io
-            .op(oid.as_str())
-            .set_alloc_hint(object_size, object_size, 0);
+        let mut op = io.op(oid).set_alloc_hint(object_size, object_size, 0);
         for (off, len, bytes) in chunk {
             op = match bytes {
                 Some(b) => op.write(off, b),
@@ -180,7 +199,11 @@ async fn copy_object(src: &Image, dest: &Image, object_no: u64, pieces: Vec<Piec
 
 /// The data pieces of one object of an image without a parent, in one read op (a
 /// missing object reads as zeros); `None` for the pieces to be zeroed.
-async fn read_object(src: &Image, object_no: u64, pieces: &[Piece]) -> Result<Vec<Option<Bytes>>> {
+pub(crate) async fn read_object(
+    src: &Image,
+    object_no: u64,
+    pieces: &[Piece],
+) -> Result<Vec<Option<Bytes>>> {
     let mut op = src.data_io.read_op(src.object_name(object_no));
     for p in pieces.iter().filter(|p| p.data) {
         op = op.read(p.object_off, p.len);
@@ -207,7 +230,7 @@ async fn read_object(src: &Image, object_no: u64, pieces: &[Piece]) -> Result<Ve
 
 /// The data pieces through the image (a clone's missing objects read the parent),
 /// concurrently; `None` for the pieces to be zeroed.
-async fn read_pieces(src: &Image, pieces: &[Piece]) -> Result<Vec<Option<Bytes>>> {
+pub(crate) async fn read_pieces(src: &Image, pieces: &[Piece]) -> Result<Vec<Option<Bytes>>> {
     let mut reads = JoinSet::new();
     for (i, p) in pieces.iter().enumerate().filter(|(_, p)| p.data) {
         let (src, p) = (src.clone(), *p);

@@ -346,7 +346,7 @@ fn store(results: &mut [Option<Vec<DiffExtent>>], joined: Joined) -> Result<()> 
 /// Ranges past the object's size at the end that it had at `from_id` read as zeros
 /// (truncated: `exists` false); with `whole_object`, any change is the whole object.
 /// `None`: no extent at all (a clone's parent shows, from the beginning).
-fn object_diffs(
+pub(crate) fn object_diffs(
     ss: &rados::SnapSet,
     (from_id, end_id): (u64, u64),
     whole_object: bool,

@@ -39,6 +39,7 @@ mod copy_clone_layout;
 mod copyup;
 mod create;
 mod deep_copy_objects;
+mod deep_copy_pass;
 mod detach_child;
 mod diff;
 pub mod diff_stream;

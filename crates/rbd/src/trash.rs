@@ -95,7 +95,8 @@ async fn notify_image_added(io: &rados::IoCtx, id: &str, spec: &TrashImageSpec) 
 /// disabled first (`mirror_disable.rs`: EINVAL when not primary), an exclusive lock it
 /// cannot obtain (EBUSY), a migration (EBUSY), a group (EMLINK, as Tentacle; Pacific and
 /// Reef move grouped images and leave the group pointing into the trash), features this
-/// client cannot lock for; then journal-based mirroring is disabled.
+/// client cannot lock for (journaling is not one: its lock is taken for the checks, with
+/// the journal left alone); then journal-based mirroring is disabled.
 async fn check_movable(image: &Image, name: &str) -> Result<()> {
     let mirror_mode = match crate::cls::mirror::mirror_image_get(&image.info.id)?
         .call(&image.io, crate::mirror::MIRRORING_OBJECT)
@@ -110,16 +111,78 @@ async fn check_movable(image: &Image, name: &str) -> Result<()> {
         // a remote rbd-mirror might hold the lock: disabling makes it close the image
         image.disable_mirroring_for_removal().await?;
     }
+    // journaling: librbd takes the lock with the journal policy disabled (the journal is
+    // neither opened nor replayed, nothing is appended) and releases it when it closes the
+    // image, before the move; the move itself touches no journal object. This client
+    // starts no lock for such images (it cannot write them), so it takes one for the
+    // checks alone.
+    let unlockable = image.info.features & features::WRITE_UNSUPPORTED & !features::MIGRATING;
+    let journal_lock = if image.lock.is_none()
+        && unlockable == features::JOURNALING
+        && image.info.features & features::EXCLUSIVE_LOCK != 0
+    {
+        let lock = crate::exclusive_lock::ExclusiveLock::start(
+            image.io.clone(),
+            &image.info.id,
+            image.info.features,
+            std::sync::Arc::downgrade(&image.state),
+        )
+        .await?;
+        let taken = lock.acquire_now(image.info.num_objs).await;
+        if let Err(e) = taken {
+            if let Err(s) = lock.shutdown().await {
+                debug!(error = %s, "releasing the journaling image's lock failed");
+            }
+            return Err(lock_refused(name, e));
+        }
+        Some(lock)
+    } else {
+        None
+    };
+    let checked = check_locked(
+        image,
+        name,
+        journal_lock.is_some(),
+        mirror_mode,
+        snapshot_mode,
+    )
+    .await;
+    match journal_lock {
+        Some(lock) => {
+            let released = lock.shutdown().await;
+            checked?;
+            released
+        }
+        None => checked,
+    }
+}
+
+/// The error of a lock that could not be taken for a move (EBUSY, as librbd).
+fn lock_refused(name: &str, e: Error) -> Error {
+    match e {
+        e @ Error::LockBusy(_) => e,
+        e => {
+            warn!(name, error = %e, "cannot obtain exclusive lock - not moving");
+            Error::LockBusy("cannot obtain exclusive lock")
+        }
+    }
+}
+
+/// [`check_movable`] once the lock is held (`journal_locked`: a journaling image's lock
+/// taken for the move).
+async fn check_locked(
+    image: &Image,
+    name: &str,
+    journal_locked: bool,
+    mirror_mode: Option<crate::cls::mirror::MirrorImageMode>,
+    snapshot_mode: bool,
+) -> Result<()> {
     if image.lock.is_some() {
         // Operations::prepare_image_update(request_lock = true): ask the owner for it
-        match image.acquire_lock().await {
-            Ok(()) => {}
-            Err(e @ Error::LockBusy(_)) => return Err(e),
-            Err(e) => {
-                warn!(name, error = %e, "cannot obtain exclusive lock - not moving");
-                return Err(Error::LockBusy("cannot obtain exclusive lock"));
-            }
-        }
+        image
+            .acquire_lock()
+            .await
+            .map_err(|e| lock_refused(name, e))?;
     }
     if crate::migration::read_migration_spec(&image.io, &image.info.id)
         .await?
@@ -130,9 +193,10 @@ async fn check_movable(image: &Image, name: &str) -> Result<()> {
     if image.group_spec().await?.is_some() {
         return Err(Error::ImageInGroup(name.to_owned()));
     }
-    // journaling (without mirroring): librbd takes the lock and disables the journal
-    // policy; this client starts no lock for such images, so it does not move them
-    let unlockable = image.info.features & features::WRITE_UNSUPPORTED & !features::MIGRATING;
+    let mut unlockable = image.info.features & features::WRITE_UNSUPPORTED & !features::MIGRATING;
+    if journal_locked {
+        unlockable &= !features::JOURNALING;
+    }
     if unlockable != 0 {
         return Err(Error::Unsupported {
             features: unlockable,

@@ -30,6 +30,7 @@ mod rbd_lock;
 mod rbd_namespace;
 mod rbd_open;
 mod rbd_progress;
+mod rbd_rm;
 mod rbd_snap;
 mod rbd_status;
 mod rbd_trash;

@@ -396,8 +396,15 @@ async fn run_on(rados: &rados::Rados, format: Format, cmd: RbdCmd) -> Result<(),
             let spec = a.spec.resolve()?;
             let pool = open_pool(rados, &spec.pool, &spec.namespace).await?;
             let progress = Progress::bar("Removing image", 0, a.no_progress);
-            pool.remove_with_progress(&spec.image, |done, total| progress.update(done, total))
-                .await?;
+            let r = pool
+                .remove_with_progress(&spec.image, |done, total| progress.update(done, total))
+                .await;
+            if let Err(e) = r {
+                drop(progress);
+                let text = super::rbd_rm::refusal_text(rados, &pool, &spec.image, &e).await;
+                eprintln!("{text}");
+                return Err(e.into());
+            }
             progress.finish();
         }
         RbdCmd::Rename(a) => {
