@@ -158,7 +158,7 @@ impl FrameDecoder {
                     None => return Ok(None),
                 },
             };
-            let Some(mut raw) = self.take_frame(input, onwire_len) else {
+            let Some(raw) = self.take_frame(input, onwire_len) else {
                 return Ok(None);
             };
             self.pending = None;
@@ -167,7 +167,7 @@ impl FrameDecoder {
             }
             let frame = match &mut self.rx {
                 None => finish_crc(&preamble, raw)?,
-                Some(rx) => finish_secure(rx, &preamble, &mut raw)?,
+                Some(rx) => finish_secure(rx, &preamble, raw)?,
             };
             if let Some(frame) = frame {
                 if preamble.flags & FLAG_COMPRESSED != 0 {
@@ -270,52 +270,100 @@ impl FrameDecoder {
 }
 
 /// Checks a whole crc-mode frame and slices out its segments. `None` if aborted.
+///
+/// The segments are sliced off the frame's buffer first (shared, not copied: one reference
+/// per segment, the last one taking the frame's own), then their crcs are checked. That
+/// order is faster: a reference count update is an atomic operation, which keeps the
+/// processor from running later loads early, so placed after the long crc of a data
+/// segment it would stop the next work from overlapping that crc's tail.
+#[inline(always)]
 fn finish_crc(p: &Preamble, raw: BytesMut) -> Result<Option<Frame>, Error> {
-    let raw = raw.freeze();
-    let mut frame = Frame {
-        tag: p.tag,
-        ..Frame::default()
-    };
-    let mut pos = PREAMBLE_LEN;
     let first_len = p.len(0);
-    if first_len > 0 {
-        let seg = slice(&raw, pos, first_len)?;
-        let received = le32(&slice(&raw, pos + first_len, CRC_LEN)?);
-        check_crc(0, &seg, received)?;
-        frame.segments[0] = seg;
-        pos += first_len + CRC_LEN;
+    let first_crc_len = if first_len > 0 { CRC_LEN } else { 0 };
+    let mut starts = [0usize; MAX_SEGMENTS];
+    let mut pos = PREAMBLE_LEN;
+    for (i, start) in starts.iter_mut().enumerate() {
+        *start = pos;
+        pos += p.len(i) + if i == 0 { first_crc_len } else { 0 };
     }
-    if p.num_segments == 1 {
-        return Ok(Some(frame));
-    }
-    for (i, slot) in frame.segments.iter_mut().enumerate().skip(1) {
-        *slot = slice(&raw, pos, p.len(i))?;
-        pos += p.len(i);
-    }
-    let epilogue = slice(&raw, pos, EPILOGUE_CRC_LEN)?;
-    let (late_status, crcs) = epilogue
-        .split_first()
-        .ok_or(Error::Encode("internal: empty epilogue"))?;
-    for (i, received) in crcs.chunks_exact(CRC_LEN).enumerate() {
-        let idx = i + 1;
-        if idx < p.num_segments {
-            if let Some(seg) = frame.segments.get(idx) {
-                check_crc(idx, seg, le32(received))?;
-            }
+    let raw = raw.freeze();
+    let first_crc = le32(region(&raw, PREAMBLE_LEN + first_len, first_crc_len)?);
+    let epilogue = if p.num_segments > 1 {
+        region(&raw, pos, EPILOGUE_CRC_LEN)?
+    } else {
+        &[]
+    };
+    let epilogue = <[u8; EPILOGUE_CRC_LEN]>::try_from(epilogue).unwrap_or_default();
+    let frame = segments_of(p, raw, starts)?;
+    let [late_status, crcs @ ..] = epilogue;
+    for (i, segment) in frame.segments.iter().enumerate().take(p.num_segments) {
+        if i == 0 && segment.is_empty() {
+            continue;
         }
+        let received = match i.checked_sub(1) {
+            None => first_crc,
+            Some(j) => le32(crcs.get(j * CRC_LEN..).unwrap_or_default()),
+        };
+        check_crc(i, segment, received)?;
     }
-    Ok(check_late_status(*late_status)?.then_some(frame))
+    if p.num_segments > 1 && !check_late_status(late_status)? {
+        return Ok(None);
+    }
+    Ok(Some(frame))
+}
+
+/// The frame whose segment `i` is `raw[starts[i]..][..p.len(i)]`: slices of `raw` (no copy),
+/// the last segment taking `raw` itself, which saves one reference count update.
+#[inline(always)]
+fn segments_of(
+    p: &Preamble,
+    mut raw: Bytes,
+    starts: [usize; MAX_SEGMENTS],
+) -> Result<Frame, Error> {
+    let outside = (0..p.num_segments).zip(starts).any(|(i, start)| {
+        start
+            .checked_add(p.len(i))
+            .is_none_or(|end| end > raw.len())
+    });
+    if outside {
+        return Err(Error::Encode("internal: segment outside its frame"));
+    }
+    let last = p.num_segments - 1;
+    let mut segment = |i: usize, start: usize| {
+        let len = p.len(i);
+        if len == 0 || i > last {
+            Bytes::new()
+        } else if i == last {
+            let mut segment = std::mem::take(&mut raw);
+            segment.advance(start);
+            segment.truncate(len);
+            segment
+        } else {
+            raw.slice(start..start + len)
+        }
+    };
+    let [s0, s1, s2, s3] = starts;
+    let segments = [
+        segment(0, s0),
+        segment(1, s1),
+        segment(2, s2),
+        segment(3, s3),
+    ];
+    Ok(Frame {
+        tag: p.tag,
+        segments,
+        data_tail: Vec::new(),
+    })
 }
 
 /// Decrypts the rest of a secure-mode frame in place (its preamble block is already
-/// plaintext) and slices out its segments. `None` if aborted.
-fn finish_secure(rx: &mut GcmRx, p: &Preamble, raw: &mut BytesMut) -> Result<Option<Frame>, Error> {
-    let first_len = p.len(0);
+/// plaintext) and cuts its segments off it. `None` if aborted.
+fn finish_secure(rx: &mut GcmRx, p: &Preamble, mut raw: BytesMut) -> Result<Option<Frame>, Error> {
     let mut pos = SECURE_PREAMBLE_LEN;
     let rest_len = p.secure_first_rest_len();
     if rest_len > 0 {
         let cipher_len = rest_len - GCM_TAG_LEN;
-        open_at(rx, raw, pos, cipher_len, "first segment")?;
+        open_at(rx, &mut raw, pos, cipher_len, "first segment")?;
         pos += rest_len;
         // close the gap left by the preamble's tag: move the inline head next to the rest
         raw.copy_within(
@@ -323,34 +371,28 @@ fn finish_secure(rx: &mut GcmRx, p: &Preamble, raw: &mut BytesMut) -> Result<Opt
             PREAMBLE_LEN + GCM_TAG_LEN,
         );
     }
-    let mut late_status = None;
     let tail_len = p.secure_tail_len();
     if tail_len > 0 {
         let cipher_len = tail_len - GCM_TAG_LEN;
-        open_at(rx, raw, pos, cipher_len, "segments")?;
-        late_status = raw.get(pos + cipher_len - EPILOGUE_SECURE_LEN).copied();
+        open_at(rx, &mut raw, pos, cipher_len, "segments")?;
+        let late_status = region(&raw, pos + cipher_len - EPILOGUE_SECURE_LEN, 1)?;
+        if !check_late_status(late_status.first().copied().unwrap_or_default())? {
+            return Ok(None);
+        }
     }
-    let raw = std::mem::take(raw).freeze();
-    let mut frame = Frame {
-        tag: p.tag,
-        ..Frame::default()
-    };
     let first_start = if rest_len > 0 {
         PREAMBLE_LEN + GCM_TAG_LEN
     } else {
         PREAMBLE_LEN
     };
-    frame.segments[0] = slice(&raw, first_start, first_len)?;
-    if let Some(status) = late_status {
-        for (i, slot) in frame.segments.iter_mut().enumerate().skip(1) {
-            *slot = slice(&raw, pos, p.len(i))?;
-            pos += padded(p.len(i));
-        }
-        if !check_late_status(status)? {
-            return Ok(None);
-        }
+    let mut starts = [first_start; MAX_SEGMENTS];
+    // segments 2-4 (if any: then `tail_len > 0`) follow the first one's operation, each
+    // padded to the block size
+    for (i, start) in starts.iter_mut().enumerate().skip(1) {
+        *start = pos;
+        pos += padded(p.len(i));
     }
-    Ok(Some(frame))
+    Ok(Some(segments_of(p, raw.freeze(), starts)?))
 }
 
 fn open_at(
@@ -367,14 +409,16 @@ fn open_at(
     rx.open(cipher, tag, part)
 }
 
-fn slice(raw: &Bytes, start: usize, len: usize) -> Result<Bytes, Error> {
-    if start.checked_add(len).is_some_and(|end| end <= raw.len()) {
-        Ok(raw.slice(start..start + len))
-    } else {
-        Err(Error::Encode("internal: segment outside its frame"))
-    }
+/// `len` bytes of the frame from `start`.
+#[inline(always)]
+fn region(raw: &[u8], start: usize, len: usize) -> Result<&[u8], Error> {
+    start
+        .checked_add(len)
+        .and_then(|end| raw.get(start..end))
+        .ok_or(Error::Encode("internal: segment outside its frame"))
 }
 
+#[inline(always)]
 fn check_crc(segment: usize, data: &[u8], received: u32) -> Result<(), Error> {
     let computed = crc::segment_crc(data);
     if computed == received {

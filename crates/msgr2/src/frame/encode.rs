@@ -3,8 +3,8 @@
 use bytes::{BufMut, Bytes, BytesMut};
 
 use super::{
-    CRYPTO_BLOCK, EPILOGUE_SECURE_LEN, FLAG_COMPRESSED, Frame, GCM_TAG_LEN, INLINE_LEN,
-    LATE_STATUS_COMPLETE, MAX_SEGMENTS, PREAMBLE_LEN, Preamble, padded,
+    CRC_LEN, CRYPTO_BLOCK, EPILOGUE_CRC_LEN, EPILOGUE_SECURE_LEN, FLAG_COMPRESSED, Frame,
+    GCM_TAG_LEN, INLINE_LEN, LATE_STATUS_COMPLETE, MAX_SEGMENTS, PREAMBLE_LEN, Preamble, padded,
 };
 use crate::compression::{CompressionAlgorithm, OnwireCompression};
 use crate::crc;
@@ -12,7 +12,9 @@ use crate::crypto::GcmTx;
 use crate::error::Error;
 
 /// Segment chunks up to this size are copied next to the preamble in crc mode; larger ones
-/// are handed out as their own `Bytes` (no copy) for a vectored write.
+/// are handed out as their own `Bytes` (no copy) for a vectored write. (Passing a 4 KiB
+/// data segment through instead saved instructions but no time: its reference count
+/// updates are atomic operations, and it makes three chunks of one; docs/benchmarks.md.)
 const COALESCE_MAX: usize = 4096;
 
 /// Turns frames into wire bytes, in crc or secure mode.
@@ -113,40 +115,59 @@ fn compress_frame(algorithm: CompressionAlgorithm, frame: &Frame) -> Option<Fram
 fn encode_crc(preamble: &Preamble, frame: &Frame, out: &mut Vec<Bytes>) -> usize {
     let n = preamble.num_segments;
     let [first, ..] = &frame.segments;
-    let small: usize = (1..n)
-        .flat_map(|i| frame.segment_chunks(i))
-        .filter(|c| c.len() <= COALESCE_MAX)
-        .map(Bytes::len)
-        .sum();
-    let mut head = BytesMut::with_capacity(PREAMBLE_LEN + first.len() + 4 + small + 13);
-    head.put_slice(&preamble.encode());
+    let epilogue_len = if n > 1 { EPILOGUE_CRC_LEN } else { 0 };
+    // Small chunks of segments 2-4 and the epilogue are copied next to what precedes them;
+    // large chunks pass through. Each copied run gets a buffer of exactly its size: freezing
+    // a buffer with room to spare (or splitting one) allocates a shared header.
+    let run_len = |chunks: &mut dyn Iterator<Item = &Bytes>| {
+        let mut len = 0;
+        for chunk in chunks {
+            if chunk.len() > COALESCE_MAX {
+                return len;
+            }
+            len += chunk.len();
+        }
+        len + epilogue_len
+    };
+    let mut rest = (1..n).flat_map(|i| frame.segment_chunks(i));
+    let first_len = if first.is_empty() {
+        0
+    } else {
+        first.len() + CRC_LEN
+    };
+    let mut run = BytesMut::with_capacity(PREAMBLE_LEN + first_len + run_len(&mut rest.clone()));
+    run.put_slice(&preamble.encode());
     if !first.is_empty() {
-        head.put_slice(first);
-        head.put_u32_le(crc::segment_crc(first));
+        run.put_slice(first);
+        run.put_u32_le(crc::segment_crc(first));
     }
     let mut total = 0;
+    while let Some(chunk) = rest.next() {
+        if chunk.len() <= COALESCE_MAX {
+            run.put_slice(chunk);
+            continue;
+        }
+        let next = BytesMut::with_capacity(run_len(&mut rest.clone()));
+        let before = std::mem::replace(&mut run, next);
+        total += before.len() + chunk.len();
+        if !before.is_empty() {
+            out.push(before.freeze());
+        }
+        out.push(chunk.clone());
+    }
     if n > 1 {
         let mut crcs = [0u32; MAX_SEGMENTS - 1];
         for (i, crc_slot) in (1..n).zip(&mut crcs) {
             *crc_slot = crc::segment_crc_chunks(frame.segment_chunks(i).map(|c| &c[..]));
-            for chunk in frame.segment_chunks(i) {
-                if chunk.len() <= COALESCE_MAX {
-                    head.put_slice(chunk);
-                } else {
-                    let before = head.split().freeze();
-                    total += before.len() + chunk.len();
-                    out.push(before);
-                    out.push(chunk.clone());
-                }
-            }
         }
-        head.put_u8(LATE_STATUS_COMPLETE);
+        run.put_u8(LATE_STATUS_COMPLETE);
         for c in crcs {
-            head.put_u32_le(c);
+            run.put_u32_le(c);
         }
     }
-    total += head.len();
-    out.push(head.freeze());
+    debug_assert_eq!(run.len(), run.capacity());
+    total += run.len();
+    out.push(run.freeze());
     total
 }
 

@@ -161,7 +161,7 @@ impl Frame {
     }
 
     /// The chunks segment `i` is made of, in order (the last segment's tail included).
-    pub fn segment_chunks(&self, i: usize) -> impl Iterator<Item = &Bytes> {
+    pub fn segment_chunks(&self, i: usize) -> impl Iterator<Item = &Bytes> + Clone {
         let tail: &[Bytes] = if i == MAX_SEGMENTS - 1 {
             &self.data_tail
         } else {
