@@ -54,7 +54,8 @@ pub use connection::{CloseReason, Connection, ConnectionConfig, Event, SessionIn
 pub use crypto::{GcmRx, GcmTx, secure_pair};
 pub use error::Error;
 pub use frame::{
-    Frame, FrameDecoder, FrameEncoder, FrameLimits, RecvPoolLimits, RecvPoolStats, Tag,
+    Frame, FrameDecoder, FrameEncoder, FrameLimits, RecvPoolLimits, RecvPoolStats, SharedRecvPool,
+    Tag,
 };
 pub use frames::ControlFrame;
 pub use message::{Message, MsgHeader2};

@@ -13,7 +13,7 @@ use crate::banner::{Banner, FEATURE_COMPRESSION};
 use crate::compression::{CompressionAlgorithm, CompressionMode, OnwireCompression};
 use crate::crypto::secure_pair;
 use crate::error::Error;
-use crate::frame::{FrameDecoder, FrameEncoder};
+use crate::frame::FrameEncoder;
 use crate::frames::{AuthMore, AuthRequest, AuthSignature, ControlFrame, Hello};
 
 type HmacSha256 = hmac::Hmac<Sha256>;
@@ -151,7 +151,8 @@ impl Connection {
         // the negotiated mode starts with AUTH_SIGNATURE, in both directions
         if mode == ConMode::SECURE {
             let (rx, tx) = secure_pair(success.connection_secret.expose(), true)?;
-            self.decoder = FrameDecoder::secure(rx, self.config.limits);
+            // between frames (AUTH_DONE was the last): keeps the decoder's receive pool
+            self.decoder.set_secure(rx);
             self.encoder = FrameEncoder::secure(tx);
         }
         tracing::debug!(global_id, mode = %mode, "authenticated");

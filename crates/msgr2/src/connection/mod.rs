@@ -61,6 +61,10 @@ pub struct ConnectionConfig {
     pub resume: Option<ResumeSession>,
     /// Frame size limits.
     pub limits: FrameLimits,
+    /// A receive-buffer pool for large frames shared with other connections (e.g. all OSD
+    /// sessions of one client); `None` gives this connection a pool of its own with
+    /// `limits.recv_pool`.
+    pub recv_pool: Option<crate::frame::SharedRecvPool>,
     /// Advertise msgr2 COMPRESSION and run the (Quincy+) compression negotiation even when
     /// `compression` does not ask for it (then declining). Off by default: the server
     /// skips the phase unless `compression` asks for it.
@@ -104,6 +108,7 @@ impl ConnectionConfig {
             lossy: true,
             resume: None,
             limits: FrameLimits::default(),
+            recv_pool: None,
             negotiate_compression: false,
             compression: crate::compression::CompressionSettings::default(),
             pipeline: true,
@@ -324,8 +329,12 @@ impl Connection {
             Some(r) => (r.connect_seq, r.server_cookie, r.in_seq, r.out_seq),
             None => (0, 0, 0, 0),
         };
+        let mut decoder = FrameDecoder::crc(config.limits);
+        if let Some(pool) = &config.recv_pool {
+            decoder.use_recv_pool(pool.clone());
+        }
         let mut conn = Connection {
-            decoder: FrameDecoder::crc(config.limits),
+            decoder,
             global_seq: config.global_seq,
             lossy: config.lossy,
             my_addr: config.my_addr,
@@ -502,6 +511,19 @@ impl Connection {
     /// What the receive-buffer pool for large frames has done so far.
     pub fn recv_pool_stats(&self) -> crate::frame::RecvPoolStats {
         self.decoder.pool_stats()
+    }
+
+    /// How many frames this connection has received into pooled buffers (the driver gives
+    /// the receivers a chance to drop replies after each, see [`SharedRecvPool::has_room`]).
+    ///
+    /// [`SharedRecvPool::has_room`]: crate::frame::SharedRecvPool::has_room
+    pub fn pooled_frames_received(&self) -> u64 {
+        self.decoder.pooled_frames()
+    }
+
+    /// The pool large frames are received into (shared, or this connection's own).
+    pub fn recv_pool(&self) -> &crate::frame::SharedRecvPool {
+        self.decoder.recv_pool()
     }
 
     /// The next event.

@@ -12,7 +12,7 @@
 
 use bytes::{Buf, Bytes, BytesMut};
 
-use super::pool::RecvPool;
+use super::pool::SharedRecvPool;
 use super::{
     CRC_LEN, EPILOGUE_CRC_LEN, EPILOGUE_SECURE_LEN, FLAG_COMPRESSED, Frame, FrameLimits,
     GCM_TAG_LEN, INLINE_LEN, MAX_SEGMENTS, PREAMBLE_LEN, Preamble, RecvPoolStats,
@@ -34,7 +34,9 @@ pub struct FrameDecoder {
     /// The pending frame's bytes when it is received into a pooled buffer (then the
     /// caller's receive buffer holds nothing of it).
     large: Option<BytesMut>,
-    pool: RecvPool,
+    pool: SharedRecvPool,
+    /// Frames received into pooled buffers so far.
+    pooled_frames: u64,
     /// The negotiated compression: frames flagged compressed are decompressed with it.
     decompression: Option<CompressionAlgorithm>,
 }
@@ -47,7 +49,8 @@ impl FrameDecoder {
             limits,
             pending: None,
             large: None,
-            pool: RecvPool::new(limits.recv_pool),
+            pool: SharedRecvPool::new(limits.recv_pool),
+            pooled_frames: 0,
             decompression: None,
         }
     }
@@ -59,7 +62,8 @@ impl FrameDecoder {
             limits,
             pending: None,
             large: None,
-            pool: RecvPool::new(limits.recv_pool),
+            pool: SharedRecvPool::new(limits.recv_pool),
+            pooled_frames: 0,
             decompression: None,
         }
     }
@@ -68,6 +72,22 @@ impl FrameDecoder {
     pub fn set_secure(&mut self, rx: GcmRx) {
         debug_assert!(self.pending.is_none());
         self.rx = Some(rx);
+    }
+
+    /// Receives large frames into buffers of `pool` (shared with other decoders) instead of
+    /// this decoder's own pool; a frame already being received keeps its buffer.
+    pub fn use_recv_pool(&mut self, pool: SharedRecvPool) {
+        self.pool = pool;
+    }
+
+    /// The pool large frames are received into.
+    pub fn recv_pool(&self) -> &SharedRecvPool {
+        &self.pool
+    }
+
+    /// How many frames this decoder has received into buffers of its pool.
+    pub fn pooled_frames(&self) -> u64 {
+        self.pooled_frames
     }
 
     /// True in secure mode.
@@ -120,7 +140,7 @@ impl FrameDecoder {
         }
     }
 
-    /// What the receive-buffer pool has done so far.
+    /// What the receive-buffer pool has done so far (for all its decoders, if shared).
     pub fn pool_stats(&self) -> RecvPoolStats {
         self.pool.stats()
     }
@@ -204,6 +224,7 @@ impl FrameDecoder {
             return None;
         }
         let mut buf = self.large.take()?;
+        self.pooled_frames += 1;
         // a pooled buffer has exactly the frame's capacity; a full `input` never adds more
         let frame = buf.split_to(onwire_len);
         if !buf.is_empty() {

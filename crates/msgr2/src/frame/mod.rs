@@ -21,7 +21,7 @@ mod pool;
 
 pub use decode::FrameDecoder;
 pub use encode::FrameEncoder;
-pub use pool::{RecvPoolLimits, RecvPoolStats};
+pub use pool::{RecvPoolLimits, RecvPoolStats, SharedRecvPool};
 
 use std::fmt;
 

@@ -9,6 +9,17 @@
 //! which succeeds only when that handle is the last one. A buffer that the caller keeps is
 //! therefore never overwritten; if it is kept for long, the pool forgets it (the caller's
 //! slices keep the memory alive, and free it when dropped) and may allocate another.
+//!
+//! Each decoder has a pool of its own unless it is given a [`SharedRecvPool`]: then several
+//! connections (e.g. every OSD session of one client) draw from one set of buffers, bounded
+//! in total. A buffer is busy only from the start of its frame's receipt until the caller
+//! drops the reply, and a connection receives one frame at a time, so a client needs about
+//! one buffer per busy connection plus the replies its callers still hold; separate pools
+//! each grow to their own connection's peak instead. The pool never waits for a buffer:
+//! when all are busy a frame gets a one-off allocation, so a caller holding every buffer
+//! cannot stall the connections.
+
+use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::BytesMut;
 
@@ -66,9 +77,68 @@ struct Slot {
     lent_for: u32,
 }
 
-/// The buffers of one connection.
+/// A receive-buffer pool that several connections' decoders share (see
+/// [`FrameDecoder::use_recv_pool`](super::FrameDecoder::use_recv_pool) and
+/// `ConnectionConfig::recv_pool`); cloning it gives another handle on the same buffers. The
+/// limits bound the pool's total; frames beyond them get one-off buffers.
+#[derive(Debug, Clone)]
+pub struct SharedRecvPool {
+    /// Copied out of the limits so that small frames never take the lock.
+    min_frame: usize,
+    inner: Arc<Mutex<RecvPool>>,
+}
+
+impl SharedRecvPool {
+    /// An empty pool with these limits (buffers are allocated on demand).
+    pub fn new(limits: RecvPoolLimits) -> Self {
+        SharedRecvPool {
+            min_frame: limits.min_frame,
+            inner: Arc::new(Mutex::new(RecvPool::new(limits))),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, RecvPool> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The pool's limits.
+    pub fn limits(&self) -> RecvPoolLimits {
+        self.lock().limits
+    }
+
+    /// What the pool has done so far, for all its connections together.
+    pub fn stats(&self) -> RecvPoolStats {
+        self.lock().stats
+    }
+
+    /// Bytes held in pooled buffers (busy or free).
+    pub fn pooled_bytes(&self) -> usize {
+        self.lock().pooled_bytes
+    }
+
+    /// True if the next large frame would get a pooled buffer (a free one, or a new one
+    /// within the limits) rather than a one-off allocation. A driver that receives faster
+    /// than its callers consume can wait a little while this is false (it must not wait
+    /// for long: the callers may be holding every buffer until more replies arrive).
+    pub fn has_room(&self) -> bool {
+        self.lock().has_room()
+    }
+
+    /// True if a frame of `len` on-wire bytes should go into a pooled buffer.
+    pub(crate) fn wants(&self, len: usize) -> bool {
+        len >= self.min_frame
+    }
+
+    /// An empty buffer of capacity exactly `len`: a free pooled one, a new pooled one if the
+    /// limits allow, else a one-off allocation. Never waits.
+    pub(crate) fn take(&self, len: usize) -> BytesMut {
+        self.lock().take(len)
+    }
+}
+
+/// The buffers of one pool.
 #[derive(Debug, Default)]
-pub(crate) struct RecvPool {
+struct RecvPool {
     limits: RecvPoolLimits,
     slots: Vec<Slot>,
     pooled_bytes: usize,
@@ -76,30 +146,27 @@ pub(crate) struct RecvPool {
 }
 
 impl RecvPool {
-    pub fn new(limits: RecvPoolLimits) -> Self {
+    fn new(limits: RecvPoolLimits) -> Self {
         RecvPool {
             limits,
             ..RecvPool::default()
         }
     }
 
-    /// True if a frame of `len` on-wire bytes should go into a pooled buffer.
-    pub fn wants(&self, len: usize) -> bool {
-        len >= self.limits.min_frame
-    }
-
-    pub fn stats(&self) -> RecvPoolStats {
-        self.stats
-    }
-
-    /// Bytes held in pooled buffers.
-    pub fn pooled_bytes(&self) -> usize {
-        self.pooled_bytes
+    /// See [`SharedRecvPool::has_room`]: a free buffer, or room for another of the smallest
+    /// pooled size; also true for a pool that keeps no buffers (waiting would not help).
+    fn has_room(&mut self) -> bool {
+        if self.limits.max_buffers == 0 || self.limits.max_bytes < self.limits.min_frame {
+            return true;
+        }
+        let grow = self.slots.len() < self.limits.max_buffers
+            && self.pooled_bytes.saturating_add(self.limits.min_frame) <= self.limits.max_bytes;
+        grow || self.slots.iter_mut().any(|s| is_free(&mut s.handle))
     }
 
     /// An empty buffer whose capacity is exactly `len` (reads into it cannot run past the
     /// frame).
-    pub fn take(&mut self, len: usize) -> BytesMut {
+    fn take(&mut self, len: usize) -> BytesMut {
         for slot in &mut self.slots {
             slot.lent_for = slot.lent_for.saturating_add(1);
         }

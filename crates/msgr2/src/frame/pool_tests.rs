@@ -266,3 +266,94 @@ fn a_closing_connection_drops_its_partial_frame() {
     assert_eq!(link.dec.buffered(&input), 0);
     assert!(!link.dec.receiving_large(&input));
 }
+
+/// `n` crc links whose decoders share one pool with these limits.
+fn sharing(n: usize, max_buffers: usize, max_bytes: usize) -> (SharedRecvPool, Vec<Link>) {
+    let pool = SharedRecvPool::new(RecvPoolLimits {
+        min_frame: 64 << 10,
+        max_buffers,
+        max_bytes,
+    });
+    let links = (0..n)
+        .map(|_| {
+            let mut link = Link::crc(FrameLimits::default());
+            link.dec.use_recv_pool(pool.clone());
+            link
+        })
+        .collect();
+    (pool, links)
+}
+
+#[test]
+fn connections_sharing_a_pool_reuse_each_others_buffers() {
+    let (pool, mut links) = sharing(3, 2, 16 << 20);
+    let first = links[0].transfer(&[message(1 << 20, 1)], 64 << 10);
+    let ptr = data_ptr(&first[0]);
+    drop(first);
+    for round in 0..6 {
+        let link = &mut links[(round + 1) % 3];
+        let got = link.transfer(&[message(1 << 20, round as u8)], 100_000);
+        assert_eq!(data_ptr(&got[0]), ptr, "round {round}");
+    }
+    let s = pool.stats();
+    assert_eq!((s.allocated, s.reused, s.unpooled), (1, 6, 0), "{s:?}");
+    assert_eq!(links[2].dec.pool_stats(), s);
+    assert_eq!(links[1].dec.pooled_frames(), 2);
+    assert_eq!(pool.pooled_bytes(), links[0].dec.pooled_bytes());
+}
+
+#[test]
+fn a_shared_pool_is_bounded_in_total() {
+    let (pool, mut links) = sharing(3, 2, 16 << 20);
+    assert!(pool.has_room());
+    let held: Vec<Frame> = links
+        .iter_mut()
+        .flat_map(|l| l.transfer(&[message(512 << 10, 1)], 64 << 10))
+        .collect();
+    // two pooled buffers, both busy; the third connection's frame got a one-off buffer
+    let s = pool.stats();
+    assert_eq!((s.allocated, s.unpooled), (2, 1), "{s:?}");
+    assert!(pool.pooled_bytes() < 2 * (520 << 10));
+    assert!(!pool.has_room());
+    let mut held = held.into_iter();
+    drop(held.next());
+    assert!(pool.has_room(), "a dropped reply frees its buffer");
+    // the byte limit counts too: a busy buffer of ~2,000 KiB leaves no room for another
+    // large frame (64 KiB and up) in a 2 MiB pool; one of ~1.5 MiB would
+    let (pool, mut links) = sharing(1, 4, 2 << 20);
+    let kept = links[0].transfer(&[message(2000 << 10, 2)], 64 << 10);
+    assert_eq!(pool.stats().allocated, 1);
+    assert!(!pool.has_room());
+    drop(kept);
+    assert!(pool.has_room());
+    // a pool that keeps no buffers never has anything to wait for
+    let (pool, mut links) = sharing(1, 0, 2 << 20);
+    let kept = links[0].transfer(&[message(100 << 10, 3)], 64 << 10);
+    assert_eq!(pool.stats().unpooled, 1);
+    assert!(pool.has_room());
+    drop(kept);
+}
+
+#[test]
+fn a_caller_holding_every_buffer_does_not_stall_receipt() {
+    // the pool never waits: frames beyond its buffers get one-off allocations, so a caller
+    // that keeps every reply while it waits for more still gets them
+    let (pool, mut links) = sharing(2, 2, 16 << 20);
+    let mut held = Vec::new();
+    for i in 0..10u8 {
+        let link = &mut links[usize::from(i % 2)];
+        held.extend(link.transfer(&[message(300 << 10, i), message(10, i)], 50_000));
+    }
+    assert_eq!(held.len(), 20);
+    for (i, f) in held.chunks(2).enumerate() {
+        assert_eq!(f[0], message(300 << 10, i as u8));
+    }
+    let s = pool.stats();
+    assert_eq!((s.allocated, s.unpooled), (2, 8), "{s:?}");
+    assert!(!pool.has_room());
+    // once the caller lets go, the pool's buffers serve again
+    drop(held);
+    assert!(pool.has_room());
+    links[1].transfer(&[message(300 << 10, 1)], 50_000);
+    assert_eq!(pool.stats().reused, 1);
+}

@@ -350,6 +350,9 @@ pub struct ClientConfig {
     pub service_modes: Vec<ConMode>,
     /// On-wire compression asked of OSDs (`ms_osd_compress_mode` and friends).
     pub osd_compression: msgr2::CompressionSettings,
+    /// The receive-buffer pool for large replies that all OSD sessions of the client share
+    /// (default [`options::OSD_RECV_POOL`]).
+    pub osd_recv_pool: msgr2::RecvPoolLimits,
     /// How long connecting may take (`client_mount_timeout`).
     pub mount_timeout: Duration,
     /// Limit on monitor operations (`rados_mon_op_timeout`; `None` = no limit).
@@ -462,6 +465,7 @@ impl ClientConfig {
             mon_modes: modes("ms_mon_client_mode", options::DEFAULT_MON_CLIENT_MODE)?,
             service_modes: modes("ms_client_mode", options::DEFAULT_CLIENT_MODE)?,
             osd_compression: options::parse_osd_compression(get)?,
+            osd_recv_pool: options::OSD_RECV_POOL,
             mount_timeout: duration("client_mount_timeout", options::DEFAULT_MOUNT_TIMEOUT)?,
             mon_op_timeout: limit("rados_mon_op_timeout")?,
             osd_op_timeout: limit("rados_osd_op_timeout")?,

@@ -58,6 +58,8 @@ pub(crate) struct Shared {
     monc: mpsc::UnboundedSender<Request>,
     nonce: u32,
     global_seq: AtomicU64,
+    /// Receive buffers of large replies, shared by every OSD connection.
+    recv_pool: msgr2::SharedRecvPool,
 }
 
 /// The OSD client of a [`crate::Rados`]: shared by all its users.
@@ -107,6 +109,7 @@ impl OsdClient {
         monc: mpsc::UnboundedSender<Request>,
     ) -> OsdClient {
         let (max_ops, max_bytes) = throttle_limits(&config);
+        let recv_pool = msgr2::SharedRecvPool::new(config.osd_recv_pool);
         let global_id = tickets.borrow().global_id();
         let map = osdmaps
             .borrow()
@@ -125,6 +128,7 @@ impl OsdClient {
             monc,
             nonce: rand::random::<u32>() | 1,
             global_seq: AtomicU64::new(0),
+            recv_pool,
         });
         let span = tracing::debug_span!("objecter", client = global_id);
         tokio::spawn(follow_maps(Arc::downgrade(&shared), osdmaps).instrument(span.clone()));
@@ -349,6 +353,7 @@ fn dial(
     cfg.keepalive_interval = Some(Duration::from_secs(10));
     cfg.idle_timeout = Some(Duration::from_secs(60));
     cfg.compression = c.osd_compression.clone();
+    cfg.recv_pool = Some(shared.recv_pool.clone());
     let options = DriverOptions {
         outgoing_capacity: OUTGOING_CAPACITY,
         ..DriverOptions::default()

@@ -290,7 +290,13 @@ fn cephx(modes: &[ConMode]) -> Box<dyn AuthClient> {
 
 /// Runs a whole handshake; returns the pair in READY.
 fn handshake(mode: ConMode, pipeline: bool) -> Pair {
-    let mut p = Pair::new(config(pipeline), cephx(&[mode]));
+    handshake_with(config(pipeline), mode)
+}
+
+/// [`handshake`] with a given configuration.
+fn handshake_with(config: ConnectionConfig, mode: ConMode) -> Pair {
+    let pipeline = config.pipeline;
+    let mut p = Pair::new(config, cephx(&[mode]));
     p.server.send_banner(FEATURE_REVISION_1);
     p.server.send(ControlFrame::Hello(Hello {
         entity_type: EntityType::MON,

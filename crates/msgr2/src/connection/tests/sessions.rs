@@ -167,3 +167,64 @@ fn compression_is_negotiated_off() {
     p.pump();
     assert!(p.client.is_ready());
 }
+
+/// Large messages from the server reach a connection in reads of 64 KiB, as from a socket.
+fn receive_in_reads(p: &mut Pair) {
+    let wire = std::mem::take(&mut p.server.out);
+    for piece in wire.chunks(64 << 10) {
+        let mut piece = piece;
+        while !piece.is_empty() {
+            let target = p.client.recv_buffer();
+            let room = (target.capacity() - target.len()).max(1);
+            let (now, rest) = piece.split_at(room.min(piece.len()));
+            target.extend_from_slice(now);
+            p.client.process_received(p.now);
+            piece = rest;
+        }
+    }
+}
+
+#[test]
+fn connections_given_one_pool_share_its_buffers() {
+    use crate::frame::{RecvPoolLimits, SharedRecvPool};
+    for mode in [ConMode::CRC, ConMode::SECURE] {
+        let pool = SharedRecvPool::new(RecvPoolLimits {
+            min_frame: 64 << 10,
+            max_buffers: 1,
+            max_bytes: 8 << 20,
+        });
+        let mut pairs: Vec<Pair> = (0..2)
+            .map(|_| {
+                let mut cfg = config(true);
+                cfg.recv_pool = Some(pool.clone());
+                // the secure switch after AUTH_DONE keeps the shared pool
+                handshake_with(cfg, mode)
+            })
+            .collect();
+        let big = Bytes::from(vec![0x5a; 1 << 20]);
+        for (round, i) in [0usize, 1, 0, 1].into_iter().enumerate() {
+            let p = &mut pairs[i];
+            let m = Message::new(43, 1, 1, Bytes::from_static(b"reply")).with_data(big.clone());
+            p.server.send_message(m, 0);
+            receive_in_reads(p);
+            let got: Vec<Bytes> = p
+                .events()
+                .into_iter()
+                .map(|e| match e {
+                    Event::Message(m) => m.data,
+                    other => panic!("{other:?}"),
+                })
+                .collect();
+            assert_eq!(got, vec![big.clone()], "{mode:?} round {round}");
+            // dropped at once: the one buffer serves both connections in turn
+        }
+        let s = pool.stats();
+        assert_eq!(
+            (s.allocated, s.reused, s.unpooled),
+            (1, 3, 0),
+            "{mode:?} {s:?}"
+        );
+        assert_eq!(pairs[0].client.pooled_frames_received(), 2);
+        assert_eq!(pairs[1].client.recv_pool_stats(), s);
+    }
+}
