@@ -15,14 +15,14 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use denc::{EntityAddr, SnapContext, SnapId, UTime};
 use msgr2::Message;
-use osdmap::OsdMap;
+use osdmap::{OsdMap, PgPool, map_flags};
 use tokio::sync::oneshot;
 
 use super::backoff::{Backoff, Backoffs};
 use super::target::{Recalc, Target};
 use crate::errno::Errno;
 use crate::error::{Error, Result};
-use crate::messages::osd_types::flag;
+use crate::messages::osd_types::{flag, opcode};
 use crate::messages::{
     MOsdBackoff, MOsdOp, MOsdOpReply, RawOsdOp, backoff_op, client_reqid, encode_message,
 };
@@ -99,6 +99,31 @@ impl Op {
     fn resends(&self) -> bool {
         matches!(self.req.reply, ReplyTo::Caller(_))
     }
+
+    /// An OSD may drop this op without a reply while it or the op's pool is full: the
+    /// OSD discards write-ordered ops sent before the map that marked the pool full
+    /// ("discarding op sent before full") and every write-ordered op while its own
+    /// store is past `osd_failsafe_full_ratio` (src/osd/PrimaryLogPG.cc `do_op`). Write
+    /// ordering is decided by the OSD: besides writes and RWORDERED ops (Objecter's
+    /// `respects_full`), a class method call sent as a read is write-ordered when the
+    /// method writes (`rbd.object_map_update` through `IoCtx::exec`), which the client
+    /// cannot tell; such calls are resent too (a resend is harmless: the OSD answers a
+    /// write it already applied from its log, by reqid).
+    fn dropped_when_full(&self) -> bool {
+        let t = &self.req.target;
+        t.respects_full()
+            || (t.flags & (flag::FULL_TRY | flag::FULL_FORCE) == 0
+                && self.req.ops.iter().any(|o| o.op == opcode::CALL))
+    }
+}
+
+/// The pool is full in `map` (the pool's FULL flag, or the cluster-wide one of maps
+/// before Mimic): `Objecter::_osdmap_pool_full` / `_osdmap_full_flag`.
+fn pool_full(map: &OsdMap, pool: i64) -> bool {
+    map.flags & map_flags::FULL != 0
+        || map
+            .pool(pool)
+            .is_some_and(|p| p.has_flag(PgPool::FLAG_FULL))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -308,7 +333,7 @@ impl ObjecterCore {
             to = map.epoch,
             "objecter: new OSD map"
         );
-        self.map = map;
+        let old = std::mem::replace(&mut self.map, map);
         self.counters.maps_applied += 1;
         let gone: Vec<i32> = self
             .sessions
@@ -328,6 +353,15 @@ impl ObjecterCore {
             };
             let orphan = op.session.is_none();
             let resends = op.resends();
+            // Objecter's `force_resend_writes`: while the op's pool is full, and at the
+            // first map where it no longer is, ops the OSD may have dropped for being
+            // full go again (a paused one only leaves its session); nothing else tells
+            // the client that they were dropped. A linger's ops are left to the linger
+            // (its WATCH ops are writes: paused while full, sent again on unpause).
+            let pool = op.req.target.oloc.pool;
+            let full_resend = resends
+                && op.dropped_when_full()
+                && (pool_full(&old, pool) || pool_full(&map, pool));
             match op.req.target.calc(&map) {
                 Recalc::PoolDne => self.pool_dne(tid),
                 Recalc::PoolEio => self.finish_err(tid, Errno::EIO),
@@ -335,7 +369,12 @@ impl ObjecterCore {
                 Recalc::NeedResend if !resends => self.drop_op(tid),
                 Recalc::NoAction if (orphan || skipped) && !resends => self.drop_op(tid),
                 Recalc::NeedResend => self.assign_and_send(tid),
-                Recalc::NoAction if orphan || skipped => self.assign_and_send(tid),
+                Recalc::NoAction if orphan || skipped || full_resend => {
+                    if full_resend && !orphan {
+                        tracing::debug!(tid, pool, "objecter: pool full or just unfull; resending");
+                    }
+                    self.assign_and_send(tid);
+                }
                 Recalc::NoAction => {}
             }
         }

@@ -695,3 +695,6 @@ fn ops_unanswered_for_30_s_are_reported_once() {
 
 #[path = "linger_sim_tests.rs"]
 mod linger_sim;
+
+#[path = "core_full_tests.rs"]
+mod full;

@@ -116,7 +116,7 @@ impl Target {
     }
 
     /// `respects_full`: writes wait while the cluster or pool is full unless told to try.
-    fn respects_full(&self) -> bool {
+    pub(crate) fn respects_full(&self) -> bool {
         self.flags & (flag::WRITE | flag::RWORDERED) != 0
             && self.flags & (flag::FULL_TRY | flag::FULL_FORCE) == 0
     }
