@@ -112,6 +112,22 @@ pub fn ceph_json(args: &[&str]) -> serde_json::Value {
     })
 }
 
+/// Whether the OSD map flags `pool` full (`ceph osd pool ls detail`: its quota or the
+/// cluster's full ratio reached).
+pub fn pool_flagged_full(pool: &str) -> bool {
+    let pools = ceph_json(&["osd", "pool", "ls", "detail"]);
+    pools
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|p| p["pool_name"] == pool)
+        .any(|p| {
+            p["flags_names"]
+                .as_str()
+                .is_some_and(|f| f.split(',').any(|flag| flag == "full"))
+        })
+}
+
 /// A value from the cluster's ceph.conf `[global]` section (`key = value`), if present.
 pub fn conf_value(key: &str) -> Option<String> {
     let text = std::fs::read_to_string(ceph_conf()).ok()?;

@@ -7,23 +7,8 @@
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use interop_tests::{ceph_json, ceph_tool, connect, run, unique_name};
+use interop_tests::{ceph_tool, connect, pool_flagged_full, run, unique_name};
 use rados::Errno;
-
-/// Whether the OSD map flags `pool` full.
-fn pool_flagged_full(pool: &str) -> bool {
-    let pools = ceph_json(&["osd", "pool", "ls", "detail"]);
-    pools
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|p| p["pool_name"] == pool)
-        .any(|p| {
-            p["flags_names"]
-                .as_str()
-                .is_some_and(|f| f.split(',').any(|flag| flag == "full"))
-        })
-}
 
 /// Waits (generously: the monitors see the pool's usage through the manager's stats) until
 /// the map's full flag of `pool` is `full`.

@@ -186,6 +186,11 @@ impl IoCtx {
         }
     }
 
+    /// Whether [`IoCtx::set_pool_full_try`] is on (`rados_ioctx_get_pool_full_try`).
+    pub fn pool_full_try(&self) -> bool {
+        self.extra_flags & flag::FULL_TRY != 0
+    }
+
     pub(crate) fn locator(&self) -> ObjectLocator {
         ObjectLocator {
             pool: self.pool,

@@ -118,11 +118,13 @@ async fn ioctx_for(like: &IoCtx, pool: i64) -> Result<IoCtx> {
     if pool == like.pool_id() {
         return Ok(like.clone());
     }
-    Ok(like
+    let mut io = like
         .rados()
         .ioctx_by_id(pool)
         .await?
-        .with_namespace(like.namespace()))
+        .with_namespace(like.namespace());
+    io.set_pool_full_try(like.pool_full_try());
+    Ok(io)
 }
 
 impl Rbd {

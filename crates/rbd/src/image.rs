@@ -134,6 +134,8 @@ impl Image {
         } else {
             io.clone()
         };
+        // util::create_ioctx: the data pool's handle tries through a full pool too
+        data_io.set_pool_full_try(io.pool_full_try());
         let sc = &info.snap_context;
         data_io.set_write_snap_context(sc.seq, sc.snaps.clone())?;
         let state = HeaderState::new(io.clone(), mode, info.clone(), parent.clone());

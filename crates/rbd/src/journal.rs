@@ -210,10 +210,13 @@ pub async fn remove_journal(io: &IoCtx, image_id: &str) -> Result<()> {
     let data_io = if pool_id < 0 {
         io.clone()
     } else {
-        io.rados()
+        let mut data_io = io
+            .rados()
             .ioctx_by_id(pool_id)
             .await?
-            .with_namespace(io.namespace().to_owned())
+            .with_namespace(io.namespace().to_owned());
+        data_io.set_pool_full_try(io.pool_full_try());
+        data_io
     };
     let header_pool = io.pool_id();
     for set in minimum_set..=active_set {

@@ -321,6 +321,19 @@ pub async fn open_pool(rados: &rados::Rados, pool: &str, ns: &str) -> Result<rbd
     Ok(rbd::Rbd::new(io))
 }
 
+/// The pool handle for commands that free space (rm, snap rm / purge / unprotect, trash rm
+/// / purge): their ops go through a full pool instead of waiting for room, as rbd's
+/// `io_ctx.set_pool_full_try()` in tools/rbd/action/{Remove,Snap,Trash}.cc.
+pub async fn open_pool_to_free(
+    rados: &rados::Rados,
+    pool: &str,
+    ns: &str,
+) -> Result<rbd::Rbd, CliError> {
+    let mut io = rados.ioctx(pool).await?.with_namespace(ns);
+    io.set_pool_full_try(true);
+    Ok(rbd::Rbd::new(io))
+}
+
 /// Runs one command.
 pub async fn run(global: &GlobalArgs, cmd: RbdCmd) -> Result<ExitCode, CliError> {
     let rados = global.connect().await?;
@@ -394,7 +407,7 @@ async fn run_on(rados: &rados::Rados, format: Format, cmd: RbdCmd) -> Result<(),
         }
         RbdCmd::Rm(a) => {
             let spec = a.spec.resolve()?;
-            let pool = open_pool(rados, &spec.pool, &spec.namespace).await?;
+            let pool = open_pool_to_free(rados, &spec.pool, &spec.namespace).await?;
             let progress = Progress::bar("Removing image", 0, a.no_progress);
             let r = pool
                 .remove_with_progress(&spec.image, |done, total| progress.update(done, total))

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use serde::Serialize;
 
-use crate::cmd::rbd::{ImageSpecArgs, Spec, open_pool, resolve};
+use crate::cmd::rbd::{ImageSpecArgs, Spec, open_pool, open_pool_to_free, resolve};
 use crate::cmd::rbd_format::{byte_u, ctime, table};
 use crate::cmd::rbd_open::with_image_rw;
 use crate::cmd::rbd_progress::Progress;
@@ -213,6 +213,17 @@ async fn with_rw(
     with_image_rw(&pool, &spec.image, body).await
 }
 
+/// [`with_rw`] for commands that free space: through a full pool (rbd's Snap.cc remove,
+/// purge and unprotect set `pool_full_try`).
+async fn with_rw_to_free(
+    rados: &rados::Rados,
+    spec: &Spec,
+    body: impl AsyncFnOnce(&mut rbd::Image) -> Result<(), CliError>,
+) -> Result<(), CliError> {
+    let pool = open_pool_to_free(rados, &spec.pool, &spec.namespace).await?;
+    with_image_rw(&pool, &spec.image, body).await
+}
+
 async fn run_on(rados: &rados::Rados, format: Format, args: SnapArgs) -> Result<(), CliError> {
     match args {
         SnapArgs::Create(a) => {
@@ -244,7 +255,7 @@ async fn run_on(rados: &rados::Rados, format: Format, args: SnapArgs) -> Result<
         }
         SnapArgs::Rm(a) => {
             let (spec, snap) = a.spec.resolve(true)?;
-            with_rw(rados, &spec, async |image| {
+            with_rw_to_free(rados, &spec, async |image| {
                 let p = Progress::spinner("Removing snap", a.spec.no_progress);
                 let flags = if a.force {
                     rbd::remove_flags::UNPROTECT
@@ -288,7 +299,7 @@ async fn run_on(rados: &rados::Rados, format: Format, args: SnapArgs) -> Result<
         }
         SnapArgs::Unprotect(a) => {
             let (spec, snap) = a.resolve(true)?;
-            with_rw(rados, &spec, async |image| {
+            with_rw_to_free(rados, &spec, async |image| {
                 Ok(image
                     .unprotect_snap(snap.as_deref().unwrap_or_default())
                     .await?)
@@ -311,7 +322,7 @@ async fn run_on(rados: &rados::Rados, format: Format, args: SnapArgs) -> Result<
         }
         SnapArgs::Purge(a) => {
             let (spec, _) = a.resolve(false)?;
-            with_rw(rados, &spec, async |image| {
+            with_rw_to_free(rados, &spec, async |image| {
                 purge(image, a.no_progress).await
             })
             .await?;

@@ -6,7 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use rbd::cls::trash::TrashSource;
 
-use crate::cmd::rbd::open_pool;
+use crate::cmd::rbd::{open_pool, open_pool_to_free};
 use crate::cmd::rbd_format::{ctime, table};
 use crate::cmd::rbd_lock::Positional;
 use crate::cmd::rbd_progress::Progress;
@@ -221,7 +221,7 @@ async fn run_on(
             no_progress,
         } => {
             let spec = spec.resolve()?;
-            let pool = open_pool(rados, &spec.pool, &spec.namespace).await?;
+            let pool = open_pool_to_free(rados, &spec.pool, &spec.namespace).await?;
             let progress = Progress::bar("Removing image", 0, no_progress);
             let removed = pool
                 .trash_remove_with_progress(&spec.image, force, |done, total| {
@@ -271,7 +271,7 @@ async fn run_on(
             no_progress,
         } => {
             let (p, ns) = pool_of(pool_spec, pool, namespace);
-            let pool = open_pool(rados, &p, &ns).await?;
+            let pool = open_pool_to_free(rados, &p, &ns).await?;
             // as rbd: a threshold makes --expired-before ignored
             let before = match expired_before.filter(|_| threshold.is_none()) {
                 Some(t) => {
