@@ -24,31 +24,47 @@ async fn wait_flag(pool: &str, full: bool) {
     }
 }
 
+/// Creates `pool`, writes 1 MiB into it and sets a 4 KiB quota; returns once the map the
+/// client holds flags it full. The handle's ops time out after 300 s (a hang fails).
+async fn fill_past_quota(rados: &rados::Rados, pool: &str) -> rados::IoCtx {
+    rados.create_pool(pool).await.unwrap();
+    ceph_tool(
+        "ceph",
+        &["osd", "pool", "application", "enable", pool, "rados"],
+    );
+    let io = rados
+        .ioctx(pool)
+        .await
+        .unwrap()
+        .with_timeout(Some(Duration::from_secs(300)));
+    io.write_full("filler", Bytes::from(vec![7u8; 1 << 20]))
+        .await
+        .unwrap();
+    ceph_tool(
+        "ceph",
+        &["osd", "pool", "set-quota", pool, "max_bytes", "4096"],
+    );
+    wait_flag(pool, true).await;
+    let newest = rados.get_version("osdmap").await.unwrap().newest as u32;
+    rados.wait_for_osdmap(newest).await.unwrap();
+    io
+}
+
+/// Removes the quota of `pool` and waits until the map no longer flags it full.
+async fn lift_quota(pool: &str) {
+    ceph_tool(
+        "ceph",
+        &["osd", "pool", "set-quota", pool, "max_bytes", "0"],
+    );
+    wait_flag(pool, false).await;
+}
+
 #[test]
 fn writes_wait_for_a_full_pool_and_resume_when_it_lifts() {
     run(async {
         let rados = connect().await;
         let pool = unique_name("quota");
-        rados.create_pool(&pool).await.unwrap();
-        ceph_tool(
-            "ceph",
-            &["osd", "pool", "application", "enable", &pool, "rados"],
-        );
-        let io = rados
-            .ioctx(&pool)
-            .await
-            .unwrap()
-            .with_timeout(Some(Duration::from_secs(300)));
-        io.write_full("filler", Bytes::from(vec![7u8; 1 << 20]))
-            .await
-            .unwrap();
-        ceph_tool(
-            "ceph",
-            &["osd", "pool", "set-quota", &pool, "max_bytes", "4096"],
-        );
-        wait_flag(&pool, true).await;
-        let newest = rados.get_version("osdmap").await.unwrap().newest as u32;
-        rados.wait_for_osdmap(newest).await.unwrap();
+        let io = fill_past_quota(&rados, &pool).await;
 
         // trying anyway: the OSD refuses at once with the quota's errno
         let mut trying = io.clone();
@@ -71,11 +87,7 @@ fn writes_wait_for_a_full_pool_and_resume_when_it_lifts() {
         tokio::time::sleep(Duration::from_secs(3)).await;
         assert!(!writer.is_finished(), "a write went through a full pool");
 
-        ceph_tool(
-            "ceph",
-            &["osd", "pool", "set-quota", &pool, "max_bytes", "0"],
-        );
-        wait_flag(&pool, false).await;
+        lift_quota(&pool).await;
         writer.await.unwrap().unwrap();
         assert_eq!(&io.read("waited", 0, 16).await.unwrap()[..], b"made it");
         assert_eq!(rados.osd_stats().1, 0, "ops left in flight");
@@ -95,26 +107,7 @@ fn a_writing_class_call_dropped_while_full_is_resent_when_it_lifts() {
     run(async {
         let rados = connect().await;
         let pool = unique_name("quota-call");
-        rados.create_pool(&pool).await.unwrap();
-        ceph_tool(
-            "ceph",
-            &["osd", "pool", "application", "enable", &pool, "rados"],
-        );
-        let io = rados
-            .ioctx(&pool)
-            .await
-            .unwrap()
-            .with_timeout(Some(Duration::from_secs(300)));
-        io.write_full("filler", Bytes::from(vec![7u8; 1 << 20]))
-            .await
-            .unwrap();
-        ceph_tool(
-            "ceph",
-            &["osd", "pool", "set-quota", &pool, "max_bytes", "4096"],
-        );
-        wait_flag(&pool, true).await;
-        let newest = rados.get_version("osdmap").await.unwrap().newest as u32;
-        rados.wait_for_osdmap(newest).await.unwrap();
+        let io = fill_past_quota(&rados, &pool).await;
 
         // cls_hello's record_hello (RD|WR) writes "Hello, <input>!" into a new object
         let caller = {
@@ -124,11 +117,7 @@ fn a_writing_class_call_dropped_while_full_is_resent_when_it_lifts() {
         tokio::time::sleep(Duration::from_secs(3)).await;
         assert!(!caller.is_finished(), "a write went through a full pool");
 
-        ceph_tool(
-            "ceph",
-            &["osd", "pool", "set-quota", &pool, "max_bytes", "0"],
-        );
-        wait_flag(&pool, false).await;
+        lift_quota(&pool).await;
         caller.await.unwrap().unwrap();
         assert_eq!(&io.read("hello", 0, 64).await.unwrap()[..], b"Hello, full!");
         assert!(rados.objecter_counters().ops_resent > 0);

@@ -38,6 +38,20 @@ fn ok_within(args: &[&str], limit: Duration) {
     }
 }
 
+/// `rbd-rs bench` writes `total` into `spec` in 4 MiB writes.
+fn write(spec: &str, total: &str) {
+    ok(&[
+        "bench",
+        "--io-type",
+        "write",
+        "--io-size",
+        "4M",
+        "--io-total",
+        total,
+        spec,
+    ]);
+}
+
 fn wait_full(pool: &str, full: bool) {
     let deadline = Instant::now() + Duration::from_secs(180);
     while pool_flagged_full(pool) != full {
@@ -78,29 +92,11 @@ fn removals_go_through_a_full_pool_like_rbd() {
     let (ours, theirs) = (format!("{p}/ours"), format!("{p}/theirs"));
     for spec in [&ours, &theirs] {
         rbd(&["create", "--size", "16M", spec]);
-        ok(&[
-            "bench",
-            "--io-type",
-            "write",
-            "--io-size",
-            "4M",
-            "--io-total",
-            "16M",
-            spec,
-        ]);
+        write(spec, "16M");
         rbd(&["snap", "create", &format!("{spec}@s1")]);
         rbd(&["snap", "create", &format!("{spec}@s2")]);
         rbd(&["snap", "protect", &format!("{spec}@s2")]);
-        ok(&[
-            "bench",
-            "--io-type",
-            "write",
-            "--io-size",
-            "4M",
-            "--io-total",
-            "8M",
-            spec,
-        ]);
+        write(spec, "8M");
     }
     rbd(&["create", "--size", "8M", &format!("{p}/trashed-ours")]);
     rbd(&["create", "--size", "8M", &format!("{p}/trashed-theirs")]);
