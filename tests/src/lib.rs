@@ -511,6 +511,46 @@ pub fn rbd_tool_json(args: &[&str]) -> serde_json::Value {
         .unwrap_or_else(|e| panic!("rbd {} printed no JSON ({e}): {out}", args.join(" ")))
 }
 
+/// `rbd snap ls`: (name, size) per snapshot.
+pub type SnapSizes = Vec<(String, u64)>;
+
+/// `rbd du` without the image names: (snapshot, provisioned, used) per entry.
+pub type DiskUsage = Vec<(String, u64, u64)>;
+
+/// `rbd snap ls` of `spec` as (name, size) per snapshot.
+pub fn rbd_snap_sizes(spec: &str) -> SnapSizes {
+    rbd_tool_json(&["snap", "ls", spec])
+        .as_array()
+        .map(|snaps| {
+            snaps
+                .iter()
+                .map(|s| {
+                    let name = s["name"].as_str().unwrap_or_default().to_owned();
+                    (name, s["size"].as_u64().unwrap_or_default())
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `rbd du` of `spec` without the image names: (snapshot, provisioned, used) per entry.
+pub fn rbd_du(spec: &str) -> DiskUsage {
+    let du = rbd_tool_json(&["du", spec]);
+    let images = du["images"]
+        .as_array()
+        .unwrap_or_else(|| panic!("rbd du {spec}: no images in {du}"));
+    images
+        .iter()
+        .map(|i| {
+            (
+                i["snapshot"].as_str().unwrap_or("").to_owned(),
+                i["provisioned_size"].as_u64().unwrap_or_default(),
+                i["used_size"].as_u64().unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
 /// The bytes of `spec` (`[pool/]image[@snap]`) as the reference `rbd export` writes them,
 /// through a scratch file.
 pub fn rbd_export(spec: &str) -> Vec<u8> {

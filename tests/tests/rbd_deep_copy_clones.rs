@@ -8,8 +8,8 @@
 //! and written here reads the same here.
 
 use interop_tests::{
-    assert_object_map_valid, connect, pattern, rbd_export, rbd_pool as pool, rbd_tool as rbd,
-    rbd_tool_json as rbd_json, run, unique_name,
+    assert_object_map_valid, connect, pattern, rbd_du, rbd_export, rbd_pool as pool,
+    rbd_tool as rbd, rbd_tool_json as rbd_json, run, unique_name,
 };
 use rbd::{CloneOptions, CopyOptions, OpenMode};
 
@@ -222,22 +222,6 @@ fn snaps(spec: &str) -> Vec<(String, u64)> {
         .collect()
 }
 
-/// `rbd du` of `spec` without the names: (snapshot, provisioned, used) per entry.
-fn du(spec: &str) -> Vec<(String, u64, u64)> {
-    rbd_json(&["du", spec])["images"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| {
-            (
-                i["snapshot"].as_str().unwrap_or("").to_owned(),
-                i["provisioned_size"].as_u64().unwrap(),
-                i["used_size"].as_u64().unwrap(),
-            )
-        })
-        .collect()
-}
-
 /// `rbd object-map check` of `spec`, then its flags (the check flags a map it finds
 /// wrong as invalid).
 fn checked_flags(spec: &str) -> serde_json::Value {
@@ -255,7 +239,7 @@ fn checked_flags(spec: &str) -> serde_json::Value {
 fn assert_same_copies(ours: &str, theirs: &str, same_head_check: bool) {
     let names = snaps(theirs);
     assert_eq!(snaps(ours), names, "snapshots");
-    assert_eq!(du(ours), du(theirs), "rbd du");
+    assert_eq!(rbd_du(ours), rbd_du(theirs), "rbd du");
     let specs = names
         .iter()
         .map(|(n, _)| format!("@{n}"))

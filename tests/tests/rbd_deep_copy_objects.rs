@@ -10,8 +10,8 @@
 //! (bytes, diffs, sizes, `rbd du`).
 
 use interop_tests::{
-    assert_object_map_valid, connect, pattern, rbd_export, rbd_pool as pool, rbd_tool as rbd,
-    rbd_tool_json as rbd_json, run, unique_name,
+    assert_object_map_valid, connect, pattern, rbd_du, rbd_export, rbd_pool as pool,
+    rbd_snap_sizes, rbd_tool as rbd, rbd_tool_json as rbd_json, run, unique_name,
 };
 use rbd::{CopyOptions, CreateOptions, OpenMode};
 
@@ -103,36 +103,9 @@ fn deep_copies_of_striped_images_copy_range_by_range() {
     run(copy_and_compare(Some((65536, 4))));
 }
 
-/// `rbd snap ls` (name, size) per snapshot.
-type SnapSizes = Vec<(String, u64)>;
-
-/// `rbd du` (snapshot, provisioned, used) per entry.
-type DiskUsage = Vec<(String, u64, u64)>;
-
-/// `rbd snap ls` and `rbd du` of `spec`.
-fn snaps_and_du(spec: &str) -> (SnapSizes, DiskUsage) {
-    let snaps = rbd_json(&["snap", "ls", spec])
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| {
-            let name = s["name"].as_str().unwrap().to_owned();
-            (name, s["size"].as_u64().unwrap())
-        })
-        .collect();
-    let du = rbd_json(&["du", spec])["images"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| {
-            (
-                i["snapshot"].as_str().unwrap_or("").to_owned(),
-                i["provisioned_size"].as_u64().unwrap(),
-                i["used_size"].as_u64().unwrap(),
-            )
-        })
-        .collect();
-    (snaps, du)
+/// `rbd snap ls` (name, size) per snapshot and `rbd du` of `spec`.
+fn snaps_and_du(spec: &str) -> (interop_tests::SnapSizes, interop_tests::DiskUsage) {
+    (rbd_snap_sizes(spec), rbd_du(spec))
 }
 
 /// A history the one-pass copy (deep_copy_pass.rs) must keep: the image grows between

@@ -3,8 +3,8 @@
 //! the copy, the same (empty) output, the same exit status on a taken name.
 
 use interop_tests::{
-    ceph_tool, pattern, rbd_tool as rbd, rbd_tool_json as rbd_json, scratch_dir, tool_view,
-    try_ceph_tool, unique_name,
+    ceph_tool, pattern, rbd_du, rbd_snap_sizes, rbd_tool as rbd, rbd_tool_json as rbd_json,
+    scratch_dir, tool_view, try_ceph_tool, unique_name,
 };
 
 mod common;
@@ -141,38 +141,9 @@ fn deep_cp_of_a_clone_matches_rbd_with_and_without_flatten() {
     rbd(&["rm", &parent, "--no-progress"]);
 }
 
-/// `rbd snap ls`: (name, size) per snapshot.
-type SnapSizes = Vec<(String, u64)>;
-
-/// `rbd du` without the image names: (snapshot, provisioned, used) per entry.
-type DiskUsage = Vec<(String, u64, u64)>;
-
 /// `rbd snap ls` names and sizes, and `rbd du` without the image names.
-fn history(spec: &str) -> (SnapSizes, DiskUsage) {
-    let snaps = rbd_json(&["snap", "ls", spec])
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| {
-            (
-                s["name"].as_str().unwrap().to_owned(),
-                s["size"].as_u64().unwrap(),
-            )
-        })
-        .collect();
-    let du = rbd_json(&["du", spec])["images"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| {
-            (
-                i["snapshot"].as_str().unwrap_or("").to_owned(),
-                i["provisioned_size"].as_u64().unwrap(),
-                i["used_size"].as_u64().unwrap(),
-            )
-        })
-        .collect();
-    (snaps, du)
+fn history(spec: &str) -> (interop_tests::SnapSizes, interop_tests::DiskUsage) {
+    (rbd_snap_sizes(spec), rbd_du(spec))
 }
 
 #[test]
