@@ -111,6 +111,24 @@ fn mirror_status_enabled(spec: &str) -> bool {
         .success()
 }
 
+/// A journaling image (journal-mirrored if `mirrored`) in namespace `ns` of pool rbd,
+/// made and written by librbd: (name, spec, id).
+fn written_journaling_image(ns: &str, label: &str, mirrored: bool) -> (String, String, String) {
+    let name = unique_name(label);
+    let spec = format!("rbd/{ns}/{name}");
+    rbd(&["create", &spec, "--size", "8M"]);
+    rbd(&["feature", "enable", &spec, "journaling"]);
+    if mirrored {
+        rbd(&["mirror", "image", "enable", &spec, "journal"]);
+    }
+    rbd(&["bench", "--io-type", "write", "--io-total", "1M", &spec]);
+    let id = rbd_json(&["info", &spec])["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    (name, spec, id)
+}
+
 #[test]
 fn snapshot_mirroring_is_disabled_on_trash_move_and_removal_as_rbd() {
     run(async {
@@ -236,17 +254,8 @@ fn journal_mirrored_images_leave_mirroring_and_journal_on_removal() {
     run(async {
         let (ns, pool) = mirrored_namespace("rbd-mirjr").await;
         for ours in [true, false] {
-            let name = unique_name("rbd-mirjr");
-            let spec = format!("rbd/{ns}/{name}");
-            rbd(&["create", &spec, "--size", "8M"]);
-            rbd(&["feature", "enable", &spec, "journaling"]);
-            rbd(&["mirror", "image", "enable", &spec, "journal"]);
             // librbd's writes go through the journal: data objects of its own
-            rbd(&["bench", "--io-type", "write", "--io-total", "1M", &spec]);
-            let id = rbd_json(&["info", &spec])["id"]
-                .as_str()
-                .unwrap()
-                .to_owned();
+            let (name, spec, id) = written_journaling_image(&ns, "rbd-mirjr", true);
             let objects = objects_of(&ns, &id);
             assert!(
                 objects.iter().any(|o| o.starts_with("journal_data.")),
@@ -299,18 +308,7 @@ fn journaling_images_move_to_the_trash_as_with_rbd() {
         for mirrored in [true, false] {
             let mut seen = Vec::new();
             for ours in [true, false] {
-                let name = unique_name("rbd-mirjt");
-                let spec = format!("rbd/{ns}/{name}");
-                rbd(&["create", &spec, "--size", "8M"]);
-                rbd(&["feature", "enable", &spec, "journaling"]);
-                if mirrored {
-                    rbd(&["mirror", "image", "enable", &spec, "journal"]);
-                }
-                rbd(&["bench", "--io-type", "write", "--io-total", "1M", &spec]);
-                let id = rbd_json(&["info", &spec])["id"]
-                    .as_str()
-                    .unwrap()
-                    .to_owned();
+                let (name, spec, id) = written_journaling_image(&ns, "rbd-mirjt", mirrored);
                 let before = objects_named(&ns, &id);
                 if ours {
                     assert_eq!(pool.trash_move(&name, 0).await.unwrap(), id);
