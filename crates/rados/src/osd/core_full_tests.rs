@@ -20,20 +20,9 @@ fn with_full(m: &OsdMap, full: bool) -> Arc<OsdMap> {
 impl Harness {
     /// Submits a class method call sent as a read (as `IoCtx::exec` sends one).
     fn call(&mut self, oid: &str, flags: u32) -> (u64, Rx) {
-        let (tx, rx) = oneshot::channel();
         let mut op = RawOsdOp::cls(3, 17, 0);
         op.payload_len = 20;
-        let tid = self.core.submit(OpRequest {
-            target: Target::new(oid.into(), ObjectLocator::new(POOL), flags),
-            ops: vec![op],
-            data: Bytes::from_static(b"rbdobject_map_update"),
-            data_tail: Vec::new(),
-            snapid: SnapId::NOSNAP,
-            snapc: SnapContext::default(),
-            mtime: UTime::default(),
-            reply: tx.into(),
-        });
-        (tid, rx)
+        self.submit_op(oid, flags, op, Bytes::from_static(b"rbdobject_map_update"))
     }
 
     /// Applies `m`; returns (tid, retry_attempt) of each op sent.

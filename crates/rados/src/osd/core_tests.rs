@@ -83,13 +83,24 @@ impl Harness {
     }
 
     fn submit(&mut self, oid: &str, flags: u32) -> (u64, Rx) {
-        let (tx, rx) = oneshot::channel();
         let mut op = RawOsdOp::extent(opcode::WRITE, 0, 3, 0, 0);
         op.payload_len = 3;
+        self.submit_op(oid, flags, op, Bytes::from_static(b"abc"))
+    }
+
+    /// Submits the single op `op` with input `data` to `oid`.
+    pub(super) fn submit_op(
+        &mut self,
+        oid: &str,
+        flags: u32,
+        op: RawOsdOp,
+        data: Bytes,
+    ) -> (u64, Rx) {
+        let (tx, rx) = oneshot::channel();
         let tid = self.core.submit(OpRequest {
             target: Target::new(oid.into(), ObjectLocator::new(POOL), flags),
             ops: vec![op],
-            data: Bytes::from_static(b"abc"),
+            data,
             data_tail: Vec::new(),
             snapid: SnapId::NOSNAP,
             snapc: SnapContext::default(),
