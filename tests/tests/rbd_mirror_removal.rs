@@ -9,7 +9,9 @@
 //! mirroring record nor its journal (header and data objects). A journaling image, with
 //! and without journal-based mirroring, moved to the trash here ends as after `rbd trash
 //! mv` (mirroring disabled, the journal's objects kept as they were; restored by `rbd`,
-//! librbd opens and writes it through its journal).
+//! librbd opens and writes it through its journal). Mirror peer clients registered
+//! with the journal (as rbd-mirror does) are unregistered on the way out, with the
+//! snapshots their syncs hold, as by `rbd`.
 //! (Journal-based mirroring's primary flag: rbd_status.rs.)
 
 use interop_tests::{
@@ -353,6 +355,90 @@ fn journaling_images_move_to_the_trash_as_with_rbd() {
                 assert_eq!(objects_of(&ns, &id), Vec::<String>::new());
             }
             assert_eq!(seen[0], seen[1], "mirrored {mirrored}: ours, then rbd's");
+        }
+        drop_namespace(&ns);
+    });
+}
+
+/// The ids of the clients registered with image `id`'s journal.
+async fn journal_client_ids(pool: &Rbd, id: &str) -> Vec<String> {
+    rbd::journal::client_list(pool.ioctx(), id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.id)
+        .collect()
+}
+
+/// Registers mirror peer clients with image `id`'s journal as rbd-mirror would: each
+/// `(client id, its sync point's snapshot name)`.
+async fn register_mirror_peers(pool: &Rbd, id: &str, peers: &[(&str, &str)]) {
+    for (client, snap) in peers {
+        let point = rbd::journal::MirrorPeerSyncPoint {
+            snap_name: (*snap).to_owned(),
+            namespace: rbd::cls::snap::SnapshotNamespace::User,
+        };
+        let data = rbd::journal::encode_mirror_peer_client_data(id, &[point]);
+        rbd::journal::client_register(pool.ioctx(), id, client, &data)
+            .await
+            .unwrap();
+    }
+    let mut clients = journal_client_ids(pool, id).await;
+    clients.sort();
+    let mut want: Vec<&str> = peers.iter().map(|(c, _)| *c).collect();
+    want.push("");
+    want.sort();
+    assert_eq!(clients, want);
+}
+
+#[test]
+fn journal_mirror_peers_and_their_sync_snapshots_go_when_mirroring_is_disabled_as_with_rbd() {
+    run(async {
+        let (ns, pool) = mirrored_namespace("rbd-mirpeer").await;
+        // moved to the trash: the sync point's snapshot goes with its peer (an image
+        // with snapshots can be moved, not removed)
+        let mut seen = Vec::new();
+        for ours in [true, false] {
+            let (name, spec, id) = written_journaling_image(&ns, "rbd-mirpeer", true);
+            let sync_snap = ".rbd-mirror.peer-a.sync";
+            rbd(&["snap", "create", &format!("{spec}@{sync_snap}")]);
+            rbd(&["snap", "create", &format!("{spec}@users")]);
+            register_mirror_peers(&pool, &id, &[("peer-a", sync_snap), ("peer-b", "gone")]).await;
+            if ours {
+                pool.trash_move(&name, 0).await.unwrap();
+            } else {
+                rbd(&["trash", "mv", &spec]);
+            }
+            let snaps: Vec<String> = all_snaps(&ns, &id).into_iter().map(|s| s.0).collect();
+            assert_eq!(snaps, ["users"], "ours {ours}");
+            seen.push((
+                snaps,
+                journal_client_ids(&pool, &id).await,
+                mirroring_leftovers(&ns, &id),
+            ));
+            rbd(&["trash", "restore", &format!("rbd/{ns}/{id}")]);
+            rbd(&["snap", "purge", &spec, "--no-progress"]);
+            rbd(&["rm", &spec, "--no-progress"]);
+            assert_eq!(objects_of(&ns, &id), Vec::<String>::new(), "ours {ours}");
+        }
+        assert_eq!(seen[0], seen[1], "ours, then rbd's");
+        assert_eq!(seen[0].1, [""]);
+        // removed: peers whose sync snapshots are gone (with one, both tools refuse:
+        // "image has snapshots")
+        for ours in [true, false] {
+            let (name, spec, id) = written_journaling_image(&ns, "rbd-mirpeer", true);
+            register_mirror_peers(&pool, &id, &[("peer-a", "gone"), ("peer-b", "gone")]).await;
+            if ours {
+                pool.remove(&name).await.unwrap();
+            } else {
+                rbd(&["rm", &spec, "--no-progress"]);
+            }
+            assert_eq!(
+                mirroring_leftovers(&ns, &id),
+                (vec![], vec![]),
+                "ours {ours}"
+            );
+            assert_eq!(objects_of(&ns, &id), Vec::<String>::new(), "ours {ours}");
         }
         drop_namespace(&ns);
     });

@@ -156,10 +156,6 @@ pub enum Error {
     /// The image is the source or target of a migration (EBUSY, as librbd's trash move).
     #[error("image {0} is being migrated")]
     ImageMigrating(String),
-    /// The image is mirrored; this client does not disable mirroring, as librbd's trash
-    /// move would (EOPNOTSUPP): `rbd mirror image disable` it first.
-    #[error("mirroring is enabled on image {0}; disable it first")]
-    MirroringEnabled(String),
 }
 
 impl Error {
@@ -203,7 +199,6 @@ impl Error {
             Error::BadMonReply(_) => Errno(74), // EBADMSG
             Error::QuiesceFailed(code) => Errno::from_result(*code).unwrap_or(Errno::EIO),
             Error::ImageMigrating(_) => Errno::EBUSY,
-            Error::MirroringEnabled(_) => Errno::EOPNOTSUPP,
         };
         e.as_result()
     }

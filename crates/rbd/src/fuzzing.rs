@@ -43,6 +43,7 @@ pub fn cls_replies(data: &[u8]) {
     let _ = crate::journal::decode_tag_list(data);
     let _ = crate::journal::decode_image_client_tag_class(data);
     let _ = crate::journal::decode_client_meta_type(data);
+    let _ = crate::journal::decode_mirror_peer_sync_points(data);
     let _ = crate::journal::decode_tag_mirror_uuid(data);
     // the `ceph df` reply trash purge --threshold reads
     let _ = crate::trash_purge::parse_df(data);

@@ -21,6 +21,7 @@ use denc::Reader;
 use rados::IoCtx;
 
 use crate::cls::decode_reply;
+use crate::cls::snap::SnapshotNamespace;
 use crate::error::{Error, Result};
 
 /// The object class of journals.
@@ -126,6 +127,110 @@ pub fn decode_client_meta_type(data: &[u8]) -> Result<u32> {
             method: "ClientData",
             source,
         })
+}
+
+/// `ClientMetaType::MIRROR_PEER_CLIENT_META_TYPE`: a client rbd-mirror registers for a
+/// peer cluster.
+pub const MIRROR_PEER_CLIENT_META_TYPE: u32 = 1;
+
+/// A snapshot a mirror peer's image sync holds (librbd/journal/Types.h
+/// `MirrorPeerSyncPoint`): removed with the peer when mirroring is disabled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MirrorPeerSyncPoint {
+    /// The snapshot's name.
+    pub snap_name: String,
+    /// The snapshot's namespace (user before `ClientData` version 2).
+    pub namespace: SnapshotNamespace,
+}
+
+/// The sync points of a mirror peer client's data; `None` for other client kinds
+/// (librbd/journal/Types.cc `ClientData::decode`, `MirrorPeerClientMeta::decode`: image
+/// id, le32 state, le64 sync object count, le32 count of sync points, each snapshot
+/// name, from-snapshot name, optional object number and, from version 2, the snapshot
+/// namespace; then the snap seqs, not read here).
+pub fn decode_mirror_peer_sync_points(data: &[u8]) -> Result<Option<Vec<MirrorPeerSyncPoint>>> {
+    let mut r = Reader::new(data);
+    r.versioned("librbd::journal::ClientData", 1, |version, r| {
+        if r.u32()? != MIRROR_PEER_CLIENT_META_TYPE {
+            return Ok(None);
+        }
+        let _image_id: String = r.decode()?;
+        r.u32()?;
+        r.u64()?;
+        // (a sync point is at least two lengths and the optional's flag)
+        let n = r.count(4 + 4 + 1)?;
+        let mut points = Vec::with_capacity(n);
+        for _ in 0..n {
+            let snap_name = r.decode()?;
+            let _from: String = r.decode()?;
+            let _object_number: Option<u64> = r.decode()?;
+            let namespace = if version >= 2 {
+                r.decode()?
+            } else {
+                SnapshotNamespace::User
+            };
+            points.push(MirrorPeerSyncPoint {
+                snap_name,
+                namespace,
+            });
+        }
+        Ok(Some(points))
+    })
+    .map_err(|source| Error::Decode {
+        method: "ClientData",
+        source,
+    })
+}
+
+/// A mirror peer client's data as rbd-mirror registers it (`ClientData` version 2 with
+/// a `MirrorPeerClientMeta`: state syncing, no sync objects counted, these sync points
+/// without object numbers, no snap seqs), for tools and tests that stand in for it.
+pub fn encode_mirror_peer_client_data(image_id: &str, points: &[MirrorPeerSyncPoint]) -> Bytes {
+    let mut w = denc::Writer::new();
+    w.versioned(2, 1, |w| {
+        w.put_u32(MIRROR_PEER_CLIENT_META_TYPE);
+        w.put(image_id);
+        w.put_u32(0);
+        w.put_u64(0);
+        w.put_u32(u32::try_from(points.len()).unwrap_or(u32::MAX));
+        for p in points {
+            w.put(p.snap_name.as_str());
+            w.put("");
+            w.put(&None::<u64>);
+            w.put(&p.namespace);
+        }
+        // snap_seqs: an empty map
+        w.put_u32(0);
+    });
+    Bytes::from(w.finish().unwrap_or_default())
+}
+
+/// Registers client `client_id` with `data` in image `image_id`'s journal
+/// (cls_journal_client.cc `client_register`); EEXIST when it is registered already.
+pub async fn client_register(
+    io: &IoCtx,
+    image_id: &str,
+    client_id: &str,
+    data: &[u8],
+) -> Result<()> {
+    let oid = journal_header_object(image_id);
+    let mut w = denc::Writer::new();
+    w.put(client_id);
+    w.put(&Bytes::copy_from_slice(data));
+    let input = w.finish().map_err(|e| Error::Rados(e.into()))?;
+    io.exec(&oid, JOURNAL_CLASS, "client_register", &input)
+        .await?;
+    Ok(())
+}
+
+/// Unregisters client `client_id` from image `image_id`'s journal
+/// (cls_journal_client.cc `client_unregister`); ENOENT when it is not registered.
+pub async fn client_unregister(io: &IoCtx, image_id: &str, client_id: &str) -> Result<()> {
+    let oid = journal_header_object(image_id);
+    let input = get_client_input(client_id)?;
+    io.exec(&oid, JOURNAL_CLASS, "client_unregister", &input)
+        .await?;
+    Ok(())
 }
 
 /// Every client registered with image `image_id`'s journal (cls_journal_client.cc
@@ -236,7 +341,7 @@ pub async fn remove_journal(io: &IoCtx, image_id: &str) -> Result<()> {
     }
 }
 
-/// `get_client` input: the client id.
+/// `get_client` and `client_unregister` input: the client id.
 fn get_client_input(id: &str) -> Result<Vec<u8>> {
     let mut w = denc::Writer::new();
     w.put(id);
@@ -407,5 +512,67 @@ mod tests {
         }
         // a huge count is refused before allocating
         assert!(decode_tag_list(&[0xff, 0xff, 0xff, 0xff]).is_err());
+    }
+
+    #[test]
+    fn mirror_peer_sync_points_decode() {
+        let points = vec![
+            MirrorPeerSyncPoint {
+                snap_name: ".rbd-mirror.peer.1".into(),
+                namespace: SnapshotNamespace::User,
+            },
+            MirrorPeerSyncPoint {
+                snap_name: "g".into(),
+                namespace: SnapshotNamespace::Trash {
+                    original_name: "x".into(),
+                    original_type: 0,
+                },
+            },
+        ];
+        let data = encode_mirror_peer_client_data("abc", &points);
+        assert_eq!(decode_client_meta_type(&data).unwrap(), 1);
+        assert_eq!(
+            decode_mirror_peer_sync_points(&data).unwrap(),
+            Some(points.clone())
+        );
+        for n in 0..data.len() {
+            assert!(
+                decode_mirror_peer_sync_points(&data[..n]).is_err(),
+                "prefix {n}"
+            );
+        }
+        // version 1 (before namespaces): an object number, the user namespace implied
+        let mut w = denc::Writer::new();
+        w.versioned(1, 1, |w| {
+            w.put_u32(MIRROR_PEER_CLIENT_META_TYPE);
+            w.put("abc");
+            w.put_u32(1);
+            w.put_u64(9);
+            w.put_u32(1);
+            w.put("s1");
+            w.put("s0");
+            w.put(&Some(7u64));
+            w.put_u32(0);
+        });
+        let v1 = w.finish().unwrap();
+        assert_eq!(
+            decode_mirror_peer_sync_points(&v1).unwrap(),
+            Some(vec![MirrorPeerSyncPoint {
+                snap_name: "s1".into(),
+                namespace: SnapshotNamespace::User,
+            }])
+        );
+        // an image client is not a peer; a huge count is refused before allocating
+        let client = decode_get_client(&unhex(CLIENT)).unwrap();
+        assert_eq!(decode_mirror_peer_sync_points(&client.data).unwrap(), None);
+        let mut huge = denc::Writer::new();
+        huge.versioned(2, 1, |w| {
+            w.put_u32(MIRROR_PEER_CLIENT_META_TYPE);
+            w.put("");
+            w.put_u32(0);
+            w.put_u64(0);
+            w.put_u32(u32::MAX);
+        });
+        assert!(decode_mirror_peer_sync_points(&huge.finish().unwrap()).is_err());
     }
 }

@@ -3,9 +3,9 @@
 //! runs it. The image must be primary (or of unknown promotion: snapshot mode before
 //! its first mirror snapshot), else EINVAL; its record in `rbd_mirroring` turns
 //! DISABLING (ImageStateUpdateRequest, watchers notified), snapshot mode's mirror
-//! snapshots are removed with their image-state objects, journal mode's peer clients
-//! must be gone (rbd-mirror registers them: unregistering them and their sync-point
-//! snapshots is not done here, EOPNOTSUPP), and the record is removed
+//! snapshots are removed with their image-state objects, journal mode's mirror peer
+//! clients (rbd-mirror registers one per peer cluster) are unregistered from the
+//! journal after the snapshots their image syncs hold, and the record is removed
 //! (ImageRemoveRequest, watchers told DISABLED).
 
 use std::time::Duration;
@@ -18,6 +18,7 @@ use crate::cls::mirror::{self as mc, MirrorImage, MirrorImageMode, MirrorImageSt
 use crate::cls::snap::{SnapshotNamespace, namespace_type};
 use crate::error::{Error, Result};
 use crate::image::Image;
+use crate::journal;
 use crate::mirror::{MIRRORING_OBJECT, PromotionState};
 
 /// `MirroringWatcher` notify timeout (MirroringWatcher.cc `NOTIFY_TIMEOUT_MS`).
@@ -26,8 +27,10 @@ const MIRRORING_NOTIFY_TIMEOUT: Duration = Duration::from_secs(5);
 /// `mirroring_watcher::NOTIFY_OP_IMAGE_UPDATED`.
 const NOTIFY_OP_IMAGE_UPDATED: u32 = 1;
 
-/// `ClientMetaType::MIRROR_PEER_CLIENT_META_TYPE`.
-const MIRROR_PEER_CLIENT_META_TYPE: u32 = 1;
+/// Rounds of listing the journal's clients and unregistering the mirror peers among
+/// them (librbd lists again after each round until none is left; a peer that keeps
+/// registering again is an error here rather than a loop without end).
+const PEER_UNREGISTER_ROUNDS: usize = 8;
 
 /// Prefix of the objects holding a mirror snapshot's image state
 /// (mirror/snapshot/Utils.cc `IMAGE_STATE_OBJECT_PREFIX`).
@@ -102,8 +105,7 @@ impl Image {
     }
 
     /// DisableRequest(force = false, remove = true): nothing when mirroring is not
-    /// enabled on the image; EINVAL when it is not primary; EOPNOTSUPP for journal mode
-    /// with mirror peers registered, and for unknown modes.
+    /// enabled on the image; EINVAL when it is not primary; EOPNOTSUPP for unknown modes.
     pub(crate) async fn disable_mirroring_for_removal(&self) -> Result<()> {
         let id = self.info.id.as_str();
         let record = match mc::mirror_image_get(id)?
@@ -133,18 +135,7 @@ impl Image {
         }
         match record.mode {
             MirrorImageMode::Snapshot => self.remove_mirror_snapshots().await?,
-            MirrorImageMode::Journal => {
-                let clients = crate::journal::client_list(&self.io, id).await?;
-                for c in clients {
-                    let kind = crate::journal::decode_client_meta_type(&c.data)?;
-                    if kind == MIRROR_PEER_CLIENT_META_TYPE {
-                        return Err(Error::Unsupported {
-                            features: crate::features::JOURNALING,
-                            what: "unregistering journal mirror peers",
-                        });
-                    }
-                }
-            }
+            MirrorImageMode::Journal => self.unregister_mirror_peers().await?,
             MirrorImageMode::Other(_) => {
                 return Err(Error::Unsupported {
                     features: 0,
@@ -164,6 +155,54 @@ impl Image {
         notify_image_updated(&self.io, MirrorImageState::Disabled, &record, id).await;
         debug!(image = self.info.name, id, "mirroring disabled");
         Ok(())
+    }
+
+    /// DisableRequest `send_get_clients` and what follows for journal mode: each mirror
+    /// peer client's sync-point snapshots are removed (gone already is fine), then the
+    /// client is unregistered; the clients are listed again until no peer is left.
+    async fn unregister_mirror_peers(&self) -> Result<()> {
+        let id = self.info.id.as_str();
+        for _ in 0..PEER_UNREGISTER_ROUNDS {
+            let mut peers = Vec::new();
+            for c in journal::client_list(&self.io, id).await? {
+                if let Some(points) = journal::decode_mirror_peer_sync_points(&c.data)? {
+                    peers.push((c.id, points));
+                }
+            }
+            if peers.is_empty() {
+                return Ok(());
+            }
+            for (client, points) in peers {
+                for point in points {
+                    self.remove_sync_point_snap(&point).await?;
+                }
+                match journal::client_unregister(&self.io, id, &client).await {
+                    Ok(()) => debug!(id, client, "unregistered a journal mirror peer"),
+                    Err(e) if e.is(Errno::ENOENT) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Err(Error::Rados(rados::Error::Osd {
+            errno: Errno::EBUSY,
+            failed_op: None,
+        }))
+    }
+
+    /// Removes a mirror peer's sync-point snapshot, found by namespace and name.
+    async fn remove_sync_point_snap(&self, point: &journal::MirrorPeerSyncPoint) -> Result<()> {
+        let snaps = self.snap_list().await?;
+        let Some(snap) = snaps
+            .into_iter()
+            .find(|s| s.name == point.snap_name && s.namespace == point.namespace)
+        else {
+            return Ok(());
+        };
+        match self.remove_snap_id(snap).await {
+            Ok(()) | Err(Error::SnapshotNotFound(_)) => Ok(()),
+            Err(e) if e.is(Errno::ENOENT) => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
     /// DisableRequest `remove_mirror_snapshots`: every snapshot of the mirror namespace.
