@@ -148,8 +148,9 @@ impl Image {
     /// changed since the previous one (the size, the extents `diff` reports) followed by
     /// a snapshot of the same name (protected if the source's is), and last the head.
     /// Snapshot ids and timestamps are the copy's own. `progress(done, total)` counts
-    /// the objects copied (an image without a parent, copied in one pass over the
-    /// objects: deep_copy_pass.rs), else the snapshots and the head.
+    /// the objects copied when they are copied in one pass (deep_copy_pass.rs: the same
+    /// object size, no striping; a clone, or an image whose size never shrinks from one
+    /// snapshot to the next), else the snapshots and the head.
     ///
     /// A handle set to a snapshot copies the snapshots up to that one (it included, when
     /// it is a user snapshot) and a head holding the data at it, as `rbd_deep_copy`'s
@@ -206,8 +207,8 @@ impl Image {
         for (key, value) in &self.metadata_list().await? {
             dest.metadata_set(key, &value[..]).await?;
         }
-        if crate::deep_copy_pass::one_pass_possible(&stages, dest) {
-            return self.deep_copy_one_pass(dest, stages, progress).await;
+        if let Some(mode) = crate::deep_copy_pass::one_pass_mode(&stages, dest) {
+            return self.deep_copy_one_pass(dest, stages, mode, progress).await;
         }
         let total = stages.len() as u64;
         let mut from: Option<&str> = None;

@@ -3,11 +3,14 @@
 //! ObjectCopyRequest.cc): the copy is made a clone of the same parent snapshot
 //! (CloneRequest, which also registers it as a child), then for each snapshot, oldest
 //! first, and last for the head, its size and parent overlap are set on the header
-//! (`set_size`, `parent_detach` + `parent_attach` when they differ, as SetHeadRequest
-//! does) and the source's own objects that changed since the previous snapshot are
+//! (`set_size`; another overlap of the same parent by `parent_attach` with reattach,
+//! where SetHeadRequest detaches first and so, on a deep-flatten copy, takes the parent
+//! from the snapshots already made) and the source's own objects that changed since the previous snapshot are
 //! copied object by object, raw: what the clone's objects hold, never the parent's data
 //! behind them (no copyup; an object the source does not have stays absent, so the copy
-//! reads through to the parent too).
+//! reads through to the parent too). Into the same layout without striping, the
+//! objects are copied in one pass over all stages instead (deep_copy_clone_pass.rs);
+//! this stage-by-stage copy takes the rest.
 
 use bytes::Bytes;
 use rados::{Errno, IoCtx};
@@ -17,6 +20,7 @@ use crate::cls::parent::{self as p, ParentSpec};
 use crate::cls::rbd::{self as m, ParentInfo};
 use crate::copy::{CopyOptions, run_bounded};
 use crate::copy_clone_layout::{MappedPlan, StageGeometry, apply_mapped};
+use crate::deep_copy_pass::PassMode;
 use crate::error::{Error, Result};
 use crate::image::{Image, OpenMode};
 use crate::io::held;
@@ -74,7 +78,7 @@ fn plan_object(ss: &rados::SnapSet, from: u64, end: u64) -> ObjectPlan {
 }
 
 /// The parent spec of a `ParentInfo`.
-fn spec_of(p: &ParentInfo) -> ParentSpec {
+pub(crate) fn spec_of(p: &ParentInfo) -> ParentSpec {
     ParentSpec {
         pool_id: p.pool_id,
         pool_namespace: p.pool_namespace.clone(),
@@ -155,13 +159,23 @@ impl Image {
         )
         .await?;
         let mut copy = dest.open(dest_name, OpenMode::ReadWrite).await?;
-        let stages = stages
-            .into_iter()
-            .map(|(snap, src)| Stage { snap, src })
-            .collect::<Vec<_>>();
-        let r = self
-            .deep_copy_clone_stages(&mut copy, &stages, &spec, progress)
-            .await;
+        let r = match crate::deep_copy_pass::one_pass_mode(&stages, &copy) {
+            Some(mode @ PassMode::KeepClone) => match self.copy_metadata(&copy).await {
+                Ok(()) => {
+                    self.deep_copy_one_pass(&mut copy, stages, mode, progress)
+                        .await
+                }
+                Err(e) => Err(e),
+            },
+            _ => {
+                let stages = stages
+                    .into_iter()
+                    .map(|(snap, src)| Stage { snap, src })
+                    .collect::<Vec<_>>();
+                self.deep_copy_clone_stages(&mut copy, &stages, &spec, progress)
+                    .await
+            }
+        };
         let closed = copy.close().await;
         r.and(closed)
     }
@@ -173,9 +187,7 @@ impl Image {
         spec: &ParentSpec,
         progress: &mut impl FnMut(u64, u64),
     ) -> Result<()> {
-        for (key, value) in &self.metadata_list().await? {
-            dest.metadata_set(key, &value[..]).await?;
-        }
+        self.copy_metadata(dest).await?;
         let total = stages.len() as u64;
         let mut from = 0u64;
         let mut ended_at = None;
@@ -203,6 +215,77 @@ impl Image {
         }
     }
 
+    /// The image metadata (`image-meta`) copied to `dest` (MetadataCopyRequest).
+    async fn copy_metadata(&self, dest: &Image) -> Result<()> {
+        for (key, value) in &self.metadata_list().await? {
+            dest.metadata_set(key, &value[..]).await?;
+        }
+        Ok(())
+    }
+
+    /// SetHeadRequest alone (the one-pass copy: before any object is written): the
+    /// copy's size and parent overlap (`None`: no parent) for the next snapshot.
+    pub(crate) async fn set_clone_head(
+        &mut self,
+        size: u64,
+        overlap: Option<u64>,
+        spec: &ParentSpec,
+    ) -> Result<()> {
+        let old_size = self.info.size;
+        let layout = self.info.layout();
+        let access = self.write_access().await?;
+        if let (Some(h), true) = (held(&access), size != old_size) {
+            h.resize_map(&self.io, layout.num_objects(size)).await?;
+        }
+        self.set_size_and_parent(size, overlap, spec).await?;
+        drop(access);
+        self.refresh().await
+    }
+
+    /// The header's size (when it changes) and parent overlap (`None`: detached), as
+    /// SetHeadRequest sets them.
+    async fn set_size_and_parent(
+        &self,
+        size: u64,
+        overlap: Option<u64>,
+        spec: &ParentSpec,
+    ) -> Result<()> {
+        let header = self.header_object();
+        if size != self.info.size {
+            m::set_size(size)?.call(&self.io, &header).await?;
+        }
+        // a shrink cuts the overlap too (cls set_size): a detach is then seldom needed,
+        // and a detach takes the parent from the snapshots of a deep-flatten image
+        let have = self
+            .info
+            .parent
+            .as_ref()
+            .map(|p| (spec_of(p), p.overlap.min(size)));
+        let want = overlap.map(|o| (spec.clone(), o));
+        if have == want {
+            return Ok(());
+        }
+        match (&have, &want) {
+            // the same parent, another overlap (cut by a shrink and grown back since,
+            // say): changed in place, the snapshots keep theirs (librbd's SetHeadRequest
+            // detaches first, which takes the parent from the snapshots of a
+            // deep-flatten copy)
+            (Some((hs, _)), Some((ws, o))) if hs == ws && *o > 0 => {
+                p::parent_reattach(ws, *o)?.call(&self.io, &header).await?;
+            }
+            _ => {
+                if have.is_some() {
+                    p::parent_detach()?.call(&self.io, &header).await?;
+                }
+                // (the class refuses a zero overlap: nothing of the parent shows then)
+                if let Some((s, o)) = want.filter(|w| w.1 > 0) {
+                    p::parent_attach(&s, o)?.call(&self.io, &header).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// SetHeadRequest, then the objects changed from source snapshot `from` to `end`.
     async fn copy_stage(
         &self,
@@ -216,7 +299,6 @@ impl Image {
         let size = src.info.size;
         let old_size = dest.info.size;
         let layout = dest.info.layout();
-        let header = dest.header_object();
         let access = dest.write_access().await?;
         let held = held(&access);
         // the map grows before the header; it shrinks once the objects past the end
@@ -226,26 +308,7 @@ impl Image {
                 h.resize_map(&dest.io, layout.num_objects(size)).await?;
             }
         }
-        if size != old_size {
-            m::set_size(size)?.call(&dest.io, &header).await?;
-        }
-        // a shrink cuts the overlap too (cls set_size): a detach is then seldom needed,
-        // and a detach takes the parent from the snapshots of a deep-flatten image
-        let have = dest
-            .info
-            .parent
-            .as_ref()
-            .map(|p| (spec_of(p), p.overlap.min(size)));
-        let want = overlap.map(|o| (spec.clone(), o));
-        if have != want {
-            if have.is_some() {
-                p::parent_detach()?.call(&dest.io, &header).await?;
-            }
-            // (the class refuses a zero overlap: nothing of the parent shows then)
-            if let Some((s, o)) = want.filter(|w| w.1 > 0) {
-                p::parent_attach(&s, o)?.call(&dest.io, &header).await?;
-            }
-        }
+        dest.set_size_and_parent(size, overlap, spec).await?;
         let objects = layout.num_objects(size.max(old_size));
         let geo = StageGeometry {
             src: src.info.layout(),

@@ -38,6 +38,7 @@ mod copy_clone;
 mod copy_clone_layout;
 mod copyup;
 mod create;
+mod deep_copy_clone_pass;
 mod deep_copy_objects;
 mod deep_copy_pass;
 mod detach_child;

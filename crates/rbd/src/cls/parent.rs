@@ -104,10 +104,21 @@ pub fn parent_overlap_get(snap: u64) -> Result<Method> {
 
 /// `parent_attach`: links a new clone's header to its parent (`reattach` false).
 pub fn parent_attach(spec: &ParentSpec, overlap: u64) -> Result<Method> {
+    attach(spec, overlap, false)
+}
+
+/// `parent_attach` with `reattach` true: the head's overlap changed in place, the same
+/// parent (cls_rbd.cc `image::parent::attach`; a detach first would take the parent
+/// from the snapshots of a deep-flatten image).
+pub fn parent_reattach(spec: &ParentSpec, overlap: u64) -> Result<Method> {
+    attach(spec, overlap, true)
+}
+
+fn attach(spec: &ParentSpec, overlap: u64, reattach: bool) -> Result<Method> {
     Method::new("parent_attach", |w| {
         put_parent_spec(w, spec);
         w.put_u64(overlap);
-        w.put_bool(false);
+        w.put_bool(reattach);
     })
 }
 
