@@ -6,6 +6,7 @@
 use std::collections::VecDeque;
 use std::io::{self, IoSlice};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Buf, Bytes};
@@ -34,6 +35,16 @@ pub struct DriverOptions {
     pub write_batch: usize,
     /// Messages the connection may hold before the driver stops taking new ones.
     pub max_queued_messages: usize,
+    /// Large transfers run on tokio's blocking pool instead of the driver's own task:
+    /// encoding a message with at least this many payload bytes, writing an encoded chunk
+    /// at least this long, and reading and checking the rest of a frame received into a
+    /// pooled buffer (see `RecvPoolLimits::min_frame`). `usize::MAX` turns this off. Their
+    /// per-byte work (crc32c or AES-GCM, the kernel's copies) then runs beside the other
+    /// tasks (other connections, the callers' handling of replies) instead of holding up a
+    /// current-thread runtime, much as librados's messenger worker threads do; under CPU
+    /// contention the extra threads also get their own share of the CPU. Small frames stay
+    /// on the driver's task: a hand-off costs a few microseconds and two thread wake-ups.
+    pub offload_min: usize,
 }
 
 impl Default for DriverOptions {
@@ -44,6 +55,7 @@ impl Default for DriverOptions {
             event_capacity: 256,
             write_batch: 4 << 20,
             max_queued_messages: 16,
+            offload_min: 256 << 10,
         }
     }
 }
@@ -127,7 +139,7 @@ async fn run(
     let stream = match tokio::time::timeout(options.connect_timeout, dial(addr)).await {
         Err(_) => return Some(CloseReason::ConnectTimeout),
         Ok(Err(e)) => return Some(CloseReason::Io(e)),
-        Ok(Ok(s)) => s,
+        Ok(Ok(s)) => Arc::new(s),
     };
     let mut conn = Connection::new(config, auth, Instant::now().into_std());
     let mut pending: VecDeque<Bytes> = VecDeque::new();
@@ -143,13 +155,31 @@ async fn run(
             pooled_frames = conn.pooled_frames_received();
             wait_for_recv_buffer(&recv_pool).await;
         }
-        while pending_bytes < options.write_batch {
-            let Some(chunk) = conn.poll_transmit() else {
-                break;
+        if pending_bytes < options.write_batch
+            && conn
+                .next_message_len()
+                .is_some_and(|len| len >= options.offload_min)
+        {
+            let room = options.write_batch - pending_bytes;
+            let (back, encoded, encoded_bytes) = match offload(conn, move |c| {
+                let mut out = VecDeque::new();
+                let n = fill(c, &mut out, room);
+                (out, n)
+            })
+            .await
+            {
+                Ok((c, (out, n))) => (c, out, n),
+                Err(reason) => return Some(reason),
             };
-            pending_bytes += chunk.len();
-            pending.push_back(chunk);
+            conn = back;
+            pending.extend(encoded);
+            pending_bytes += encoded_bytes;
         }
+        pending_bytes += fill(
+            &mut conn,
+            &mut pending,
+            options.write_batch.saturating_sub(pending_bytes),
+        );
         let interest = if pending.is_empty() {
             Interest::READABLE
         } else {
@@ -163,7 +193,16 @@ async fn run(
                     Ok(r) => r,
                     Err(e) => return Some(CloseReason::Io(e)),
                 };
-                if ready.is_readable() {
+                if ready.is_readable() && conn.receiving_large_frame() {
+                    // the rest of a large frame: read (the kernel's copy) and check it
+                    // elsewhere
+                    let s = Arc::clone(&stream);
+                    match offload(conn, move |c| read_large(&s, c)).await {
+                        Ok((c, Ok(()))) => conn = c,
+                        Ok((_, Err(e))) => return Some(CloseReason::Io(e)),
+                        Err(reason) => return Some(reason),
+                    }
+                } else if ready.is_readable() {
                     match stream.try_read_buf(conn.recv_buffer()) {
                         Ok(0) => conn.handle_eof(),
                         Ok(_) => conn.process_received(Instant::now().into_std()),
@@ -171,7 +210,25 @@ async fn run(
                         Err(e) => return Some(CloseReason::Io(e)),
                     }
                 }
-                if ready.is_writable() && !pending.is_empty() {
+                let large_write = pending.front().is_some_and(|c| c.len() >= options.offload_min);
+                if ready.is_writable() && large_write {
+                    // a large chunk first: the kernel's copy of it runs elsewhere
+                    let s = Arc::clone(&stream);
+                    let mut chunks = std::mem::take(&mut pending);
+                    let done = tokio::task::spawn_blocking(move || {
+                        let written = write_all_ready(&s, &mut chunks);
+                        (chunks, written)
+                    })
+                    .await;
+                    match done {
+                        Ok((chunks, Ok(n))) => {
+                            pending = chunks;
+                            pending_bytes -= n;
+                        }
+                        Ok((_, Err(e))) => return Some(CloseReason::Io(e)),
+                        Err(e) => return Some(CloseReason::Io(io::Error::other(e))),
+                    }
+                } else if ready.is_writable() && !pending.is_empty() {
                     match write_some(&stream, &mut pending) {
                         Ok(n) => pending_bytes -= n,
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
@@ -200,6 +257,70 @@ async fn run(
             }
         }
     }
+}
+
+/// Pulls encoded chunks from `conn` into `pending` until `room` bytes are taken or nothing
+/// is left to send; returns the bytes taken.
+fn fill(conn: &mut Connection, pending: &mut VecDeque<Bytes>, room: usize) -> usize {
+    let mut taken = 0;
+    while taken < room {
+        let Some(chunk) = conn.poll_transmit() else {
+            break;
+        };
+        taken += chunk.len();
+        pending.push_back(chunk);
+    }
+    taken
+}
+
+/// Reads the rest of a large frame while the socket has data (on the blocking pool), then
+/// lets the connection process it (checking the frame once complete).
+fn read_large(stream: &TcpStream, conn: &mut Connection) -> io::Result<()> {
+    let mut got = false;
+    while conn.receiving_large_frame() {
+        match stream.try_read_buf(conn.recv_buffer()) {
+            Ok(0) => {
+                conn.handle_eof();
+                return Ok(());
+            }
+            Ok(_) => got = true,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) => return Err(e),
+        }
+    }
+    if got {
+        conn.process_received(Instant::now().into_std());
+    }
+    Ok(())
+}
+
+/// Writes from the front of `pending` until it is empty or the socket is full; returns the
+/// bytes written.
+fn write_all_ready(stream: &TcpStream, pending: &mut VecDeque<Bytes>) -> io::Result<usize> {
+    let mut total = 0;
+    while !pending.is_empty() {
+        match write_some(stream, pending) {
+            Ok(n) => total += n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(total)
+}
+
+/// Runs `work` on the connection on tokio's blocking pool and gives the connection back
+/// (see [`DriverOptions::offload_min`]). The driver waits meanwhile; other tasks run.
+async fn offload<T: Send + 'static>(
+    mut conn: Connection,
+    work: impl FnOnce(&mut Connection) -> T + Send + 'static,
+) -> Result<(Connection, T), CloseReason> {
+    tokio::task::spawn_blocking(move || {
+        let out = work(&mut conn);
+        (conn, out)
+    })
+    .await
+    // only if the runtime is shutting down (or `work` panicked): the connection is lost
+    .map_err(|e| CloseReason::Io(io::Error::other(e)))
 }
 
 /// Most times the driver lets other tasks run while its receive pool is exhausted.
@@ -398,6 +519,22 @@ mod tests {
 
     #[tokio::test]
     async fn drives_a_session_over_tcp() {
+        // large messages go through the blocking pool both ways
+        echo_session(DriverOptions::default().offload_min).await;
+    }
+
+    #[tokio::test]
+    async fn drives_a_session_over_tcp_without_offloading() {
+        echo_session(usize::MAX).await;
+    }
+
+    #[tokio::test]
+    async fn offloads_every_frame_when_told_to() {
+        echo_session(0).await;
+    }
+
+    /// Three messages (one of 8 MiB) to an echo server and back over TCP.
+    async fn echo_session(offload_min: usize) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let me = EntityAddr::new(AddrType::MSGR2, listener.local_addr().unwrap(), 0);
         let server = tokio::spawn(serve(listener, me, 3));
@@ -407,6 +544,7 @@ mod tests {
             Box::new(AuthNone::for_monitor(AuthName::client("admin"))),
             DriverOptions {
                 outgoing_capacity: 1,
+                offload_min,
                 ..DriverOptions::default()
             },
         );

@@ -508,6 +508,26 @@ impl Connection {
         self.out_queue.len()
     }
 
+    /// The payload length (front + middle + data) of the message the next
+    /// [`Connection::poll_transmit`] call would encode, if that call would encode one: the
+    /// session is READY and no encoded bytes are waiting. A driver can run that call off
+    /// its thread when the message is large (its crc or encryption is the cost).
+    pub fn next_message_len(&self) -> Option<usize> {
+        if self.state != State::Ready || !self.tx.is_empty() {
+            return None;
+        }
+        self.out_queue.front().map(Message::payload_len)
+    }
+
+    /// True while a large frame is being received straight into its own (pooled) buffer
+    /// (see [`Connection::recv_buffer`]); the read that makes this false completed it, and
+    /// the next [`Connection::process_received`] checks and decodes it.
+    pub fn receiving_large_frame(&self) -> bool {
+        self.state != State::Banner
+            && self.state != State::Closed
+            && self.decoder.receiving_large(&self.input)
+    }
+
     /// What the receive-buffer pool for large frames has done so far.
     pub fn recv_pool_stats(&self) -> crate::frame::RecvPoolStats {
         self.decoder.pool_stats()
