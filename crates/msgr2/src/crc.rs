@@ -2,25 +2,33 @@
 //!
 //! `ceph_crc32c(seed, data)` (src/include/crc32c.h) and the kernel's `crc32c()` are the raw
 //! reflected Castagnoli update: the register starts at `seed` and is returned as is, with no
-//! implicit inversion on the way in or out. The standard CRC-32C (what the `crc32c` crate's
-//! `crc32c_append(crc, data)` computes) inverts the register on entry and on exit:
-//! `std_append(c, d) = !raw(!c, d)`. Hence `raw(s, d) = !std_append(!s, d)`; the tests below
-//! prove it against a bitwise implementation and Ceph's own test vectors.
+//! implicit inversion on the way in or out. The standard CRC-32C (CRC-32/ISCSI, what
+//! `crc_fast::crc32_iscsi` computes) starts the register at `!0` and inverts it on exit:
+//! `std(d) = !raw(!0, d)`. The tests below prove the functions here against a bitwise
+//! implementation, Ceph's own test vectors and the `crc32c` crate used before.
 //!
 //! msgr2 uses seed 0 for the preamble crc and seed `0xffff_ffff` (`-1`) for segment crcs.
+
+use crc_fast::{CrcAlgorithm, Digest};
 
 pub use denc::ceph_crc32c;
 
 /// The crc of a frame segment as msgr2.1 puts it on the wire: `ceph_crc32c(-1, data)`.
 pub fn segment_crc(data: &[u8]) -> u32 {
-    // raw(!0, d) = !std_append(0, d) = !crc32c(d)
-    !crc32c::crc32c(data)
+    // raw(!0, d) = !std(d); the crate's direct entry skips the digest's indirect call
+    !crc_fast::crc32_iscsi(data)
 }
 
 /// [`segment_crc`] of the concatenation of `chunks`.
+// a 32-bit crc's state is held in the low half of crc-fast's u64 state
+#[allow(clippy::cast_possible_truncation)]
 pub fn segment_crc_chunks<'a>(chunks: impl IntoIterator<Item = &'a [u8]>) -> u32 {
-    // the standard crc of a concatenation is the running append over the pieces
-    !chunks.into_iter().fold(0, crc32c::crc32c_append)
+    // the digest's state is the raw register, started at !0 for this algorithm
+    let mut digest = Digest::new(CrcAlgorithm::Crc32Iscsi);
+    for chunk in chunks {
+        digest.update(chunk);
+    }
+    digest.get_state() as u32
 }
 
 /// The preamble crc: `ceph_crc32c(0, first 28 bytes)`.
@@ -83,7 +91,7 @@ mod tests {
             }
         }
         // the standard check value of CRC-32C
-        assert_eq!(crc32c::crc32c(b"123456789"), 0xE306_9283);
+        assert_eq!(crc_fast::crc32_iscsi(b"123456789"), 0xE306_9283);
         assert_eq!(!bitwise_raw(!0, b"123456789"), 0xE306_9283);
     }
 
@@ -95,5 +103,29 @@ mod tests {
         // a used but empty segment carries crc -1
         assert_eq!(segment_crc(&[]), 0xffff_ffff);
         assert_eq!(preamble_crc(d), bitwise_raw(0, d));
+    }
+
+    /// The crcs equal those of the `crc32c` crate msgr2 used before (`raw(s, d) =
+    /// !crc32c_append(!s, d)`), on the sizes a frame has (preamble, header, front, pages,
+    /// 4 MiB data) at unaligned offsets, and on chunked segments.
+    #[test]
+    fn equal_to_the_previous_crc32c_crate() {
+        let data: Vec<u8> = (0..(4u32 << 20) + 64)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 11).to_le_bytes()[0])
+            .collect();
+        for len in [0usize, 28, 41, 200, 4096, 4097, 65_536, 4 << 20] {
+            for offset in [0, 5, 32] {
+                let d = &data[offset..offset + len];
+                let previous = !crc32c::crc32c(d);
+                assert_eq!(segment_crc(d), previous, "{offset} {len}");
+                assert_eq!(
+                    preamble_crc(d),
+                    !crc32c::crc32c_append(!0, d),
+                    "{offset} {len}"
+                );
+                let (a, b) = d.split_at(len / 3);
+                assert_eq!(segment_crc_chunks([a, b]), previous, "{offset} {len}");
+            }
+        }
     }
 }
