@@ -251,6 +251,25 @@ fn objects_of(ns: &str, id: &str) -> Vec<String> {
         .collect()
 }
 
+/// Removes image `name` (`spec`, id `id`) of namespace `ns` here (`ours`) or by `rbd rm`,
+/// and checks that neither its mirroring entries nor any object named after it is left.
+async fn remove_leaving_nothing(
+    pool: &Rbd,
+    ours: bool,
+    ns: &str,
+    name: &str,
+    spec: &str,
+    id: &str,
+) {
+    if ours {
+        pool.remove(name).await.unwrap();
+    } else {
+        rbd(&["rm", spec, "--no-progress"]);
+    }
+    assert_eq!(mirroring_leftovers(ns, id), (vec![], vec![]), "ours {ours}");
+    assert_eq!(objects_of(ns, id), Vec::<String>::new(), "ours {ours}");
+}
+
 #[test]
 fn journal_mirrored_images_leave_mirroring_and_journal_on_removal() {
     run(async {
@@ -264,17 +283,7 @@ fn journal_mirrored_images_leave_mirroring_and_journal_on_removal() {
                 "{objects:?}"
             );
             assert_eq!(mirroring_leftovers(&ns, &id).0.len(), 2);
-            if ours {
-                pool.remove(&name).await.unwrap();
-            } else {
-                rbd(&["rm", &spec, "--no-progress"]);
-            }
-            assert_eq!(
-                mirroring_leftovers(&ns, &id),
-                (vec![], vec![]),
-                "ours {ours}"
-            );
-            assert_eq!(objects_of(&ns, &id), Vec::<String>::new(), "ours {ours}");
+            remove_leaving_nothing(&pool, ours, &ns, &name, &spec, &id).await;
         }
         // moved by rbd (which disables the mirroring), removed from the trash here
         let name = unique_name("rbd-mirjr-trash");
@@ -428,17 +437,7 @@ fn journal_mirror_peers_and_their_sync_snapshots_go_when_mirroring_is_disabled_a
         for ours in [true, false] {
             let (name, spec, id) = written_journaling_image(&ns, "rbd-mirpeer", true);
             register_mirror_peers(&pool, &id, &[("peer-a", "gone"), ("peer-b", "gone")]).await;
-            if ours {
-                pool.remove(&name).await.unwrap();
-            } else {
-                rbd(&["rm", &spec, "--no-progress"]);
-            }
-            assert_eq!(
-                mirroring_leftovers(&ns, &id),
-                (vec![], vec![]),
-                "ours {ours}"
-            );
-            assert_eq!(objects_of(&ns, &id), Vec::<String>::new(), "ours {ours}");
+            remove_leaving_nothing(&pool, ours, &ns, &name, &spec, &id).await;
         }
         drop_namespace(&ns);
     });

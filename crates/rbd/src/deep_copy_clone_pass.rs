@@ -18,7 +18,7 @@ use bytes::Bytes;
 use rados::{Errno, IoCtx, SnapSet};
 use tokio::task::JoinSet;
 
-use crate::deep_copy_objects::{OPS_PER_OP, Piece, object_ops, read_object, read_pieces};
+use crate::deep_copy_objects::{OPS_PER_OP, Piece, object_ops, read_planned};
 use crate::deep_copy_pass::{ObjectStage, PassStage, stage_pieces};
 use crate::error::{Error, Result};
 use crate::io::join_one;
@@ -216,14 +216,7 @@ pub(crate) async fn copy_clone_object(
     for (k, (stage, step)) in stages.iter().zip(&steps).enumerate() {
         if let Step::Child { pieces, .. } = step {
             let (src, pieces) = (stage.src.clone(), pieces.clone());
-            reads.spawn(async move {
-                let data = if pieces.iter().filter(|p| p.data).count() <= OPS_PER_OP {
-                    read_object(&src, object_no, &pieces).await?
-                } else {
-                    read_pieces(&src, &pieces).await?
-                };
-                Ok((k, data))
-            });
+            reads.spawn(async move { Ok((k, read_planned(&src, object_no, &pieces).await?)) });
         }
     }
     let parent_len = steps
@@ -251,15 +244,23 @@ pub(crate) async fn copy_clone_object(
     let mut states = Vec::with_capacity(stages.len());
     for ((stage, step), d) in stages.iter().zip(steps).zip(data) {
         let io = &stage.dest_io;
-        let state = match step {
-            Step::Nothing if exists => ObjectStage::Kept,
-            Step::Nothing => ObjectStage::Missing,
+        // what to write: the pieces, their data, the size to keep, the object's length
+        let (pieces, d, keep_size, object_len) = match step {
+            Step::Nothing => {
+                states.push(if exists {
+                    ObjectStage::Kept
+                } else {
+                    ObjectStage::Missing
+                });
+                continue;
+            }
             Step::Remove => {
                 if exists {
                     remove(io, oid).await?;
                 }
                 exists = false;
-                ObjectStage::Missing
+                states.push(ObjectStage::Missing);
+                continue;
             }
             Step::Child {
                 pieces,
@@ -267,39 +268,26 @@ pub(crate) async fn copy_clone_object(
                 object_len,
             } => {
                 let d = d.unwrap_or_else(|| vec![None; pieces.len()]);
-                let keep_size = (!flatten).then_some(size);
-                let to = Target {
-                    io,
-                    oid,
-                    object_size,
-                    object_len,
-                    existed: exists,
-                };
-                exists = write(&to, &pieces, d, keep_size).await?;
-                if exists {
-                    ObjectStage::Written
-                } else {
-                    ObjectStage::Missing
-                }
+                (pieces, d, (!flatten).then_some(size), object_len)
             }
             Step::Parent { len, object_len } => {
                 let (pieces, d) = parent_pieces(&parent_data, len, object_len);
-                let to = Target {
-                    io,
-                    oid,
-                    object_size,
-                    object_len,
-                    existed: exists,
-                };
-                exists = write(&to, &pieces, d, None).await?;
-                if exists {
-                    ObjectStage::Written
-                } else {
-                    ObjectStage::Missing
-                }
+                (pieces, d, None, object_len)
             }
         };
-        states.push(state);
+        let to = Target {
+            io,
+            oid,
+            object_size,
+            object_len,
+            existed: exists,
+        };
+        exists = write(&to, &pieces, d, keep_size).await?;
+        states.push(if exists {
+            ObjectStage::Written
+        } else {
+            ObjectStage::Missing
+        });
     }
     Ok(states)
 }

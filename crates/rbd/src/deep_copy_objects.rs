@@ -228,6 +228,20 @@ pub(crate) async fn read_object(
         .collect())
 }
 
+/// The data of `pieces` of object `object_no` of `src`: in one read op when they are few
+/// enough ([`read_object`]), else read by image range ([`read_pieces`]).
+pub(crate) async fn read_planned(
+    src: &Image,
+    object_no: u64,
+    pieces: &[Piece],
+) -> Result<Vec<Option<Bytes>>> {
+    if pieces.iter().filter(|p| p.data).count() <= OPS_PER_OP {
+        read_object(src, object_no, pieces).await
+    } else {
+        read_pieces(src, pieces).await
+    }
+}
+
 /// The data pieces through the image (a clone's missing objects read the parent),
 /// concurrently; `None` for the pieces to be zeroed.
 pub(crate) async fn read_pieces(src: &Image, pieces: &[Piece]) -> Result<Vec<Option<Bytes>>> {

@@ -27,7 +27,7 @@ use tracing::debug;
 use crate::cls::parent::ParentSpec;
 use crate::cls::rbd as m;
 use crate::deep_copy_clone_pass::copy_clone_object;
-use crate::deep_copy_objects::{OPS_PER_OP, Piece, object_ops, read_object, read_pieces};
+use crate::deep_copy_objects::{Piece, object_ops, read_planned};
 use crate::error::{Error, Result};
 use crate::features::{self, flags};
 use crate::image::Image;
@@ -425,14 +425,7 @@ async fn copy_object_stages(
     for (k, (stage, pieces)) in stages.iter().zip(&plans).enumerate() {
         if pieces.iter().any(|p| p.data) {
             let (src, pieces) = (stage.src.clone(), pieces.clone());
-            reads.spawn(async move {
-                let data = if pieces.iter().filter(|p| p.data).count() <= OPS_PER_OP {
-                    read_object(&src, object_no, &pieces).await?
-                } else {
-                    read_pieces(&src, &pieces).await?
-                };
-                Ok((k, data))
-            });
+            reads.spawn(async move { Ok((k, read_planned(&src, object_no, &pieces).await?)) });
         }
     }
     let mut data: Vec<Option<Vec<Option<Bytes>>>> = vec![None; stages.len()];
