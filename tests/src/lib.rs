@@ -562,6 +562,24 @@ pub fn rbd_export(spec: &str) -> Vec<u8> {
     data
 }
 
+/// A parent image for clone tests: `name` created by `rbd` (`size` bytes of `object_size`
+/// objects) holding `data` (written here from offset 0), with snapshot `base` made and
+/// protected by `rbd` (clone format 1 needs the protection).
+pub async fn protected_parent(
+    pool: &rbd::Rbd,
+    name: &str,
+    size: &str,
+    object_size: &str,
+    data: Vec<u8>,
+) {
+    rbd_tool(&["create", name, "--size", size, "--object-size", object_size]);
+    let image = pool.open(name, rbd::OpenMode::ReadWrite).await.unwrap();
+    image.write(0, data).await.unwrap();
+    image.close().await.unwrap();
+    rbd_tool(&["snap", "create", &format!("{name}@base")]);
+    rbd_tool(&["snap", "protect", &format!("{name}@base")]);
+}
+
 /// The reference `rbd object-map check SPEC` succeeds.
 pub fn assert_object_map_valid(spec: &str) {
     let o = try_ceph_tool("rbd", &["object-map", "check", spec]);

@@ -11,8 +11,8 @@
 //! snapshot is absent there in the copy too, so the parent shows through).
 
 use interop_tests::{
-    assert_object_map_valid, connect, pattern, rbd_du, rbd_export, rbd_pool as pool,
-    rbd_tool as rbd, rbd_tool_json as rbd_json, run, unique_name,
+    assert_object_map_valid, connect, pattern, protected_parent, rbd_du, rbd_export,
+    rbd_pool as pool, rbd_tool as rbd, rbd_tool_json as rbd_json, run, unique_name,
 };
 use rbd::{CopyOptions, OpenMode};
 
@@ -21,12 +21,7 @@ const SIZE: u64 = 8 * OBJ;
 
 /// A parent of 8 objects, data in all of them; snapshot `base`, protected.
 async fn make_parent(pool: &rbd::Rbd, name: &str) {
-    rbd(&["create", name, "--size", "8M", "--object-size", "1M"]);
-    let image = pool.open(name, OpenMode::ReadWrite).await.unwrap();
-    image.write(0, pattern(SIZE as usize, 77)).await.unwrap();
-    image.close().await.unwrap();
-    rbd(&["snap", "create", &format!("{name}@base")]);
-    rbd(&["snap", "protect", &format!("{name}@base")]);
+    protected_parent(pool, name, "8M", "1M", pattern(SIZE as usize, 77)).await;
 }
 
 /// A clone of `parent@base` (by `rbd clone`) with this history: snapshot `s0` before it

@@ -8,8 +8,8 @@
 //! and written here reads the same here.
 
 use interop_tests::{
-    assert_object_map_valid, connect, pattern, rbd_du, rbd_export, rbd_pool as pool,
-    rbd_tool as rbd, rbd_tool_json as rbd_json, run, unique_name,
+    assert_object_map_valid, connect, pattern, protected_parent, rbd_du, rbd_export,
+    rbd_pool as pool, rbd_tool as rbd, rbd_tool_json as rbd_json, run, unique_name,
 };
 use rbd::{CloneOptions, CopyOptions, OpenMode};
 
@@ -20,14 +20,9 @@ const SIZE: u64 = 8 * OBJ;
 /// deep copy makes its copy in the cluster's default clone format (as librbd), which is
 /// 1 unless the cluster requires Mimic clients, and format 1 needs the protection.
 async fn make_parent(pool: &rbd::Rbd, name: &str) {
-    rbd(&["create", name, "--size", "8M", "--object-size", "1M"]);
-    let image = pool.open(name, OpenMode::ReadWrite).await.unwrap();
     let mut data = pattern(SIZE as usize, 41);
     data[3 * OBJ as usize..4 * OBJ as usize].fill(0);
-    image.write(0, data).await.unwrap();
-    image.close().await.unwrap();
-    rbd(&["snap", "create", &format!("{name}@base")]);
-    rbd(&["snap", "protect", &format!("{name}@base")]);
+    protected_parent(pool, name, "8M", "1M", data).await;
 }
 
 /// The child's history: writes, snapshot `s1`, more writes, a shrink to 5.5 objects,
