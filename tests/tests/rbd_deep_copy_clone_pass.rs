@@ -139,6 +139,20 @@ async fn detach_stale_children(pool: &rbd::Rbd, parent: &str) {
     }
 }
 
+/// Deep copies of `child` made here and by `rbd deep cp` (with `--flatten` if
+/// `flatten`), under fresh names from `label`: (ours, theirs).
+async fn both_copies(pool: &rbd::Rbd, child: &str, label: &str, flatten: bool) -> (String, String) {
+    let ours = unique_name(&format!("{label}-ours"));
+    let theirs = unique_name(&format!("{label}-theirs"));
+    deep_copy(pool, child, &ours, flatten).await;
+    let mut args = vec!["deep", "cp", child, &theirs, "--no-progress"];
+    if flatten {
+        args.push("--flatten");
+    }
+    rbd(&args);
+    (ours, theirs)
+}
+
 fn remove(images: &[&str]) {
     for n in images {
         rbd(&["snap", "purge", n, "--no-progress"]);
@@ -157,14 +171,7 @@ fn one_pass_deep_copies_of_clones_read_as_the_source() {
         make_child(&pool, &parent, &child).await;
         let snaps = ["@s0", "@s1", "@s2", ""];
         for flatten in [false, true] {
-            let ours = unique_name("rbd-dcp-ours");
-            let theirs = unique_name("rbd-dcp-theirs");
-            deep_copy(&pool, &child, &ours, flatten).await;
-            let mut args = vec!["deep", "cp", &child, &theirs, "--no-progress"];
-            if flatten {
-                args.push("--flatten");
-            }
-            rbd(&args);
+            let (ours, theirs) = both_copies(&pool, &child, "rbd-dcp", flatten).await;
             for snap in snaps {
                 let (src, copy) = (format!("{child}{snap}"), format!("{ours}{snap}"));
                 assert_same_image(&src, &copy, !flatten);
@@ -215,14 +222,7 @@ fn flattened_copies_leave_out_the_parent_past_the_overlap() {
         image.write(3 * OBJ + 4096, pattern(4096, 4)).await.unwrap();
         image.close().await.unwrap();
         for flatten in [true, false] {
-            let ours = unique_name("rbd-dcp-ov-ours");
-            let theirs = unique_name("rbd-dcp-ov-theirs");
-            deep_copy(&pool, &child, &ours, flatten).await;
-            let mut args = vec!["deep", "cp", &child, &theirs, "--no-progress"];
-            if flatten {
-                args.push("--flatten");
-            }
-            rbd(&args);
+            let (ours, theirs) = both_copies(&pool, &child, "rbd-dcp-ov", flatten).await;
             for snap in ["@s1", ""] {
                 let copy = format!("{ours}{snap}");
                 assert_same_image(&format!("{child}{snap}"), &copy, !flatten);
