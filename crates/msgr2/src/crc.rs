@@ -33,9 +33,7 @@ pub fn segment_crc_chunks<'a>(chunks: impl IntoIterator<Item = &'a [u8]>) -> u32
     };
     // the digest's state is the raw register, started at !0 for this algorithm
     let mut digest = Digest::new(CrcAlgorithm::Crc32Iscsi);
-    digest.update(first);
-    digest.update(second);
-    for chunk in chunks {
+    for chunk in [first, second].into_iter().chain(chunks) {
         digest.update(chunk);
     }
     digest.get_state() as u32
